@@ -1,0 +1,92 @@
+"""Approximate nearest neighbours with hnswlib, and the exact search that checks it.
+
+All tables here are compared by cosine similarity. Vectors are stored L2-normalised, so
+hnswlib's inner-product space gives cosine directly (distance = 1 - cosine) and exact search
+is one matrix product.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from embedsearch.errors import EmbedsearchError
+
+
+@dataclass(frozen=True)
+class HnswParams:
+    """Build and query parameters; recorded in each index's manifest."""
+
+    M: int = 16
+    ef_construction: int = 200
+    ef_search: int = 64
+
+    def as_dict(self) -> dict:
+        return {"M": self.M, "ef_construction": self.ef_construction, "ef_search": self.ef_search}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "HnswParams":
+        return cls(M=int(d["M"]), ef_construction=int(d["ef_construction"]), ef_search=int(d["ef_search"]))
+
+
+def normalise(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero) as contiguous float32."""
+    v = np.ascontiguousarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(v, axis=-1, keepdims=True)
+    return v / np.where(norms == 0, 1, norms)
+
+
+def build_hnsw(vectors: np.ndarray, params: HnswParams = HnswParams(), labels: np.ndarray | None = None):
+    """An hnswlib index over unit rows; label i is row i unless labels are given."""
+    import hnswlib
+
+    n, dim = vectors.shape
+    index = hnswlib.Index(space="ip", dim=dim)
+    index.init_index(max_elements=max(n, 1), ef_construction=params.ef_construction, M=params.M)
+    if n:
+        index.add_items(vectors, labels if labels is not None else np.arange(n))
+    index.set_ef(params.ef_search)
+    return index
+
+
+def load_hnsw(path: Path, dim: int, expected: int, ef_search: int):
+    """Load an hnswlib file, checking it holds the expected number of items."""
+    import hnswlib
+
+    index = hnswlib.Index(space="ip", dim=dim)
+    try:
+        index.load_index(str(path), max_elements=max(expected, 1))
+    except (RuntimeError, MemoryError, ValueError) as exc:
+        raise EmbedsearchError(f"HNSW file {path} is damaged or not an HNSW index ({exc})") from None
+    if index.get_current_count() != expected:
+        raise EmbedsearchError(
+            f"HNSW file {path} holds {index.get_current_count()} items, expected {expected}"
+        )
+    index.set_ef(ef_search)
+    return index
+
+
+def hnsw_query(index, queries: np.ndarray, k: int, ef_search: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k (ids, cosine scores) per query row; k is clipped to the index size."""
+    count = index.get_current_count()
+    k = min(k, count)
+    if k == 0:
+        return np.zeros((len(queries), 0), dtype=np.int64), np.zeros((len(queries), 0), dtype=np.float32)
+    index.set_ef(max(ef_search or 0, k, index.ef))
+    labels, distances = index.knn_query(np.atleast_2d(queries).astype(np.float32), k=k)
+    return labels.astype(np.int64), (1.0 - distances).astype(np.float32)
+
+
+def exact_query(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Brute-force top-k by cosine over unit rows: the reference HNSW answers are checked against."""
+    queries = np.atleast_2d(queries).astype(np.float32)
+    k = min(k, len(vectors))
+    if k == 0:
+        return np.zeros((len(queries), 0), dtype=np.int64), np.zeros((len(queries), 0), dtype=np.float32)
+    scores = queries @ np.asarray(vectors, dtype=np.float32).T  # (q, n)
+    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    top_scores = np.take_along_axis(scores, top, axis=1)
+    order = np.argsort(-top_scores, axis=1, kind="stable")
+    return np.take_along_axis(top, order, axis=1), np.take_along_axis(top_scores, order, axis=1)

@@ -1,0 +1,34 @@
+"""The one exception type that means "the user asked for something we cannot do".
+
+The CLI turns it into a single line on stderr and a non-zero exit; anything else is a bug
+and is reported as such (with the traceback under --debug).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class EmbedsearchError(Exception):
+    """A problem the user can fix: bad input, unknown name, damaged index."""
+
+
+def suggest(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
+    """Close matches for an unknown name: exact case-folded matches first, then fuzzy ones."""
+    candidates = list(candidates)
+    folded = [c for c in candidates if c.casefold() == name.casefold()]
+    contains = [c for c in candidates if name.casefold() in c.casefold() and c not in folded]
+    fuzzy = difflib.get_close_matches(name, candidates, n=n, cutoff=0.5)
+    out: list[str] = []
+    for c in folded + fuzzy + sorted(contains, key=len):
+        if c not in out:
+            out.append(c)
+    return out[:n]
+
+
+def unknown(what: str, name: str, candidates: Iterable[str]) -> EmbedsearchError:
+    """An error for an unknown name that lists close matches, as every lookup should."""
+    close = suggest(name, candidates)
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    return EmbedsearchError(f"unknown {what} {name!r}{hint}")
