@@ -1,9 +1,175 @@
-"""`embedsearch index/search/similar/list/info/rm`: code and text indexes."""
+"""`embedsearch index / search / similar / list / info / rm`: code and text indexes.
+
+Each command parses, calls one library function, and renders."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
+
+from embedsearch.cli.render import console, human_bytes, json_lines, preview, progress_bar, table
+
+K_OPTION = click.option("-k", "--top", "k", type=click.IntRange(min=1), default=10, show_default=True,
+                        help="How many results to show.")
+EXACT_OPTION = click.option("--exact", is_flag=True, help="Brute-force search over every vector (checks HNSW).")
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="One JSON object per line, for scripts.")
+
+
+@click.command("index")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--name", "-n", required=True, help="Index name (a folder under the index home).")
+@click.option("--model", default=None, help="sentence-transformers model name or folder [default: packaged all-MiniLM-L6-v2].")
+@click.option("--text-field", default="text", show_default=True, help="Column holding the text in JSONL/CSV files.")
+@click.option("--max-file-size", "max_bytes", type=click.IntRange(min=1), default=1_000_000, show_default=True,
+              help="Skip files larger than this many bytes.")
+@click.option("--exclude", multiple=True, help=".gitignore-style pattern to skip (repeatable).")
+@click.option("--rebuild", is_flag=True, help="Re-embed everything instead of reusing unchanged chunks.")
+@JSON_OPTION
+@click.pass_obj
+def index_cmd(obj, paths, name, model, text_field, max_bytes, exclude, rebuild, as_json):
+    """Index code and text under PATHS as NAME (incremental when NAME exists).
+
+    With no PATHS, re-indexes the paths NAME was built from."""
+    from embedsearch.indexing import build_index
+
+    with progress_bar("embedding") as progress:
+        summary = build_index(name, list(paths) or None, obj["home"], model=model, text_field=text_field,
+                              max_file_bytes=max_bytes, exclude=list(exclude), rebuild=rebuild,
+                              progress=None if as_json else progress)
+    if as_json:
+        json_lines([summary.as_dict()])
+        return
+    out = console()
+    s = summary
+    if s.up_to_date:
+        out.print(f"[bold]{name}[/]: up to date ({s.chunks} chunks from {s.files_read} files, {s.seconds:.1f} s)")
+        return
+    out.print(f"[bold]{name}[/]: {s.files_read} files read, {s.chunks} chunks "
+              f"(+{s.added} added, ~{s.changed} changed, -{s.removed} removed, {s.unchanged} unchanged)")
+    out.print(f"embedded {s.embedded} chunks in {s.embed_seconds:.1f} s ({s.chunks_per_second:.1f} chunks/s); "
+              f"total {s.seconds:.1f} s")
+    if s.truncated:
+        out.print(f"{s.truncated} chunks are longer than the encoder reads (its first tokens are embedded; "
+                  "the full text is stored)")
+    if s.replaced_utf8:
+        out.print(f"{s.replaced_utf8} files were not valid UTF-8 (decoded with replacement characters)")
+    for reason, n in sorted(s.skipped.items()):
+        example = (s.skipped_examples.get(reason) or [""])[0]
+        out.print(f"skipped {n}: {reason}" + (f" (e.g. {example})" if example else ""))
+
+
+@click.command("search")
+@click.argument("name")
+@click.argument("query", required=False)
+@K_OPTION
+@click.option("--queries", "queries_file", type=click.File("r"), help="File with one query per line (batch mode).")
+@EXACT_OPTION
+@click.option("--model", default=None, help="Refuse unless the index was built with this encoder.")
+@JSON_OPTION
+@click.pass_obj
+def search_cmd(obj, name, query, k, queries_file, exact, model, as_json):
+    """Search index NAME for QUERY, in plain English or code."""
+    from embedsearch.search import search
+
+    if (query is None) == (queries_file is None):
+        raise click.UsageError("give a QUERY or --queries FILE (not both)")
+    queries = [query] if query is not None else [q for q in queries_file.read().splitlines() if q.strip()]
+    if not queries:
+        raise click.UsageError("the --queries file holds no queries")
+    results = search(obj["home"], name, queries, k=k, exact=exact, model=model)
+    batch = queries_file is not None
+    if as_json:
+        json_lines(({"query": q, **h.as_dict()} if batch else h.as_dict()) for q, hits in zip(queries, results)
+                   for h in hits)
+        return
+    for q, hits in zip(queries, results):
+        _hits_table(q, hits)
+
+
+@click.command("similar")
+@click.argument("name")
+@click.option("--path", "path", type=click.Path(), help="A file in the index...")
+@click.option("--line", type=click.IntRange(min=1), default=1, show_default=True, help="...and a line in it.")
+@click.option("--text", help="Or a code snippet.")
+@K_OPTION
+@EXACT_OPTION
+@JSON_OPTION
+@click.pass_obj
+def similar_cmd(obj, name, path, line, text, k, exact, as_json):
+    """Find chunks most like the one at --path/--line, or like --text (clone lookup)."""
+    from embedsearch.search import display_path, similar
+
+    if (path is None) == (text is None):
+        raise click.UsageError("give either --path FILE [--line N] or --text SNIPPET")
+    item, hits = similar(obj["home"], name, path=path, line=line, text=text, k=k, exact=exact)
+    if as_json:
+        json_lines(h.as_dict() for h in hits)
+        return
+    title = f"like {display_path(item.path)}:{item.start_line}-{item.end_line} {item.name}" if item else "like the snippet"
+    _hits_table(title, hits)
+
+
+def _hits_table(title: str, hits) -> None:
+    rows = [[str(h.rank), f"{h.score:.3f}", f"{h.display}:{h.start_line}-{h.end_line}\n[bold]{h.name}[/]",
+             preview(h.text, h.path)] for h in hits]
+    console().print(table(title, ["#", "score", "location / name", "preview"], rows, show_lines=True))
+
+
+@click.command("list")
+@JSON_OPTION
+@click.pass_obj
+def list_cmd(obj, as_json):
+    """List the indexes and models in the index home."""
+    from embedsearch.catalog import list_entries
+
+    entries = list_entries(obj["home"])
+    if as_json:
+        json_lines(entries)
+        return
+    if not entries:
+        console().print(f"no indexes in {obj['home']} (create one with `embedsearch index PATH --name NAME`)")
+        return
+    rows = [[e["name"], e["kind"], str(e.get("count", "")), e.get("encoder", ""), e.get("updated", "")]
+            for e in entries]
+    console().print(table(f"indexes in {obj['home']}", ["name", "kind", "items", "encoder", "updated"], rows))
+
+
+@click.command("info")
+@click.argument("name")
+@JSON_OPTION
+@click.pass_obj
+def info_cmd(obj, name, as_json):
+    """Show counts, encoder, HNSW parameters and size of index NAME."""
+    from embedsearch.catalog import describe
+
+    info = describe(obj["home"], name)
+    if as_json:
+        json_lines([info])
+        return
+    rows = [[k, human_bytes(v) if k == "bytes on disk" else str(v)] for k, v in _flatten(info)]
+    console().print(table(f"index {name}", ["field", "value"], rows))
+
+
+def _flatten(d: dict, prefix: str = ""):
+    for k, v in d.items():
+        if isinstance(v, dict):
+            yield from _flatten(v, f"{prefix}{k}.")
+        else:
+            yield f"{prefix}{k}", v
+
+
+@click.command("rm")
+@click.argument("name")
+@click.pass_obj
+def rm_cmd(obj, name):
+    """Delete index NAME and all its files."""
+    from embedsearch.store import remove_index
+
+    remove_index(obj["home"], name)
+    console().print(f"removed {name}")
 
 
 def register(main: click.Group) -> None:
-    pass
+    for cmd in (index_cmd, search_cmd, similar_cmd, list_cmd, info_cmd, rm_cmd):
+        main.add_command(cmd)

@@ -1,0 +1,45 @@
+"""What is in the index home: the rows of `embedsearch list` and the page of `info`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from embedsearch.errors import EmbedsearchError
+from embedsearch.store import folder_bytes, index_names, read_manifest
+
+
+def list_entries(home: Path) -> list[dict]:
+    """One summary per index or model folder; a damaged one is listed as such, not fatal."""
+    out = []
+    for name in index_names(home):
+        try:
+            m = read_manifest(home, name, kind=None)
+        except EmbedsearchError as exc:
+            out.append({"name": name, "kind": "damaged", "error": str(exc)})
+            continue
+        out.append({"name": name, "kind": m.get("kind", "?"), "count": m.get("count"),
+                    "encoder": (m.get("encoder") or {}).get("name", ""), "updated": m.get("updated", "")})
+    return out
+
+
+def describe(home: Path, name: str) -> dict:
+    """Counts, encoder, HNSW parameters, size on disk and build times of one index."""
+    m = read_manifest(home, name, kind=None)
+    info = {
+        "name": name,
+        "kind": m.get("kind"),
+        "folder": str((home / name).absolute()),
+        "items": m.get("count"),
+        "generation": m.get("generation"),
+        "created": m.get("created"),
+        "updated": m.get("updated"),
+        "bytes on disk": folder_bytes(home / name),
+    }
+    for key in ("encoder", "hnsw", "sources", "options"):
+        if key in m:
+            info[key] = m[key] if not isinstance(m[key], list) else ", ".join(m[key])
+    last = m.get("last_run") or {}
+    if last:
+        info["last run"] = {k: last[k] for k in ("files_read", "chunks", "added", "changed", "removed",
+                                                 "embedded", "seconds", "chunks_per_second") if k in last}
+    return info

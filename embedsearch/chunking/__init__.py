@@ -1,0 +1,55 @@
+"""Split a file's text into chunks: the items an index stores and a search returns.
+
+One module per kind of source: `python` (ast), `treesitter` (other languages with an
+installed grammar), `text` (Markdown and prose), `records` (JSONL/CSV rows) and
+`windows` (overlapping line windows, the fallback for everything else).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Chunk:
+    """A span of a source file, or one record of a data file.
+
+    `text` is the full span for display; what the encoder sees may be cut to its maximum
+    sequence length, but the stored text never is.
+    """
+
+    path: str
+    start_line: int
+    end_line: int
+    kind: str
+    name: str
+    text: str
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def content_hash(self) -> str:
+        """What decides whether a chunk must be embedded again after a re-run."""
+        return hashlib.sha256(self.text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+PYTHON_SUFFIXES = {".py", ".pyi"}
+TEXT_SUFFIXES = {".md", ".markdown", ".rst", ".txt"}
+RECORD_SUFFIXES = {".jsonl", ".ndjson", ".csv", ".tsv"}
+
+
+def chunk_text(path: str, text: str, text_field: str = "text") -> list[Chunk]:
+    """Chunks for one file's decoded text, chosen by the file's suffix."""
+    from embedsearch.chunking import python, records, textdoc, treesitter, windows
+
+    suffix = Path(path).suffix.lower()
+    if suffix in PYTHON_SUFFIXES:
+        return python.chunk(path, text)
+    if suffix in TEXT_SUFFIXES:
+        return textdoc.chunk(path, text)
+    if suffix in RECORD_SUFFIXES:
+        return records.chunk(path, text, text_field)
+    if treesitter.supports(suffix):
+        return treesitter.chunk(path, text)
+    return windows.chunk(path, text)

@@ -1,0 +1,66 @@
+"""Output helpers shared by command modules: rich tables for people, JSON lines for
+machines, and a progress bar on stderr for long work."""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+SUFFIX_LEXERS = {".py": "python", ".pyi": "python", ".js": "javascript", ".go": "go", ".rs": "rust",
+                 ".java": "java", ".c": "c", ".h": "c", ".md": "markdown", ".sh": "bash", ".ts": "typescript"}
+
+
+def console(stderr: bool = False) -> Console:
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def json_lines(objects) -> None:
+    for obj in objects:
+        click.echo(json.dumps(obj, ensure_ascii=False, default=str))
+
+
+def table(title: str | None, columns: list[str], rows: list[list], **kw) -> Table:
+    t = Table(title=title, **kw)
+    for c in columns:
+        t.add_column(c, overflow="fold")
+    for r in rows:
+        t.add_row(*r)
+    return t
+
+
+def preview(text: str, path: str, lines: int = 6, width: int = 80):
+    """The first lines of a hit, syntax-highlighted by the file's suffix."""
+    from rich.syntax import Syntax
+
+    import textwrap
+
+    head = textwrap.dedent("\n".join(line[:width] for line in text.splitlines()[:lines]))
+    return Syntax(head, SUFFIX_LEXERS.get(Path(path).suffix.lower(), "text"), theme="ansi_dark",
+                  background_color="default", word_wrap=False)
+
+
+@contextmanager
+def progress_bar(label: str):
+    """A `progress(total) -> advance(n)` callback drawing a rich bar on stderr."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=console(stderr=True), transient=False) as bar:
+        def start(total: int):
+            task = bar.add_task(label, total=total)
+            return lambda n: bar.advance(task, n)
+
+        yield start
+
+
+def human_bytes(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"

@@ -1,0 +1,231 @@
+"""Sources -> chunks -> encoder -> vectors -> store, incrementally.
+
+A re-run re-reads the sources, reuses the stored vector of every chunk whose text is
+unchanged (by content hash), embeds only new or changed chunks, and writes a complete new
+generation of the index in which removed chunks simply do not exist: no stale result can
+ever come back.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from embedsearch.ann import HnswParams
+from embedsearch.chunking import Chunk, chunk_text
+from embedsearch.errors import EmbedsearchError
+from embedsearch.store import MANIFEST, Index, check_name, lock, read_manifest, write_generation
+from embedsearch.walk import MAX_FILE_BYTES, discover
+
+Progress = Callable[[int], Callable[[int], None]]  # progress(total) -> advance(n)
+
+
+@dataclass
+class IndexSummary:
+    """What one `index` run did; the CLI prints it and --json emits it."""
+
+    name: str
+    files_read: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    skipped_examples: dict[str, list[str]] = field(default_factory=dict)
+    chunks: int = 0
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    embedded: int = 0
+    truncated: int = 0
+    replaced_utf8: int = 0
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+    up_to_date: bool = False
+
+    @property
+    def chunks_per_second(self) -> float:
+        return self.embedded / self.embed_seconds if self.embed_seconds > 0 else 0.0
+
+    def as_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d["chunks_per_second"] = round(self.chunks_per_second, 1)
+        d["seconds"] = round(self.seconds, 2)
+        d["embed_seconds"] = round(self.embed_seconds, 2)
+        return d
+
+
+def embed_text(chunk: Chunk) -> str:
+    """The text the encoder sees for a chunk."""
+    return chunk.text
+
+
+def read_source(path: Path, summary: IndexSummary, skipped: Counter) -> str | None:
+    """A file's text, or None with the reason counted (unreadable, binary, empty).
+    Invalid UTF-8 is decoded with replacement characters and counted, not skipped."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        skipped["unreadable"] += 1
+        return None
+    if not data.strip():
+        skipped["empty"] += 1
+        return None
+    if b"\x00" in data[:8192]:
+        skipped["binary"] += 1
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        summary.replaced_utf8 += 1
+        return data.decode("utf-8", errors="replace")
+
+
+def collect_chunks(paths: list[str], text_field: str, max_file_bytes: int, exclude: list[str],
+                   summary: IndexSummary) -> list[Chunk]:
+    """Every chunk of every readable file under `paths`, counting what was skipped."""
+    walk = discover(paths, max_bytes=max_file_bytes, exclude=exclude)
+    skipped = Counter(walk.skipped)
+    examples = dict(walk.examples)
+    chunks: list[Chunk] = []
+    for path in walk.files:
+        text = read_source(path, summary, skipped)
+        if text is None:
+            continue
+        try:
+            file_chunks = chunk_text(str(path), text, text_field)
+        except EmbedsearchError as exc:
+            skipped["unusable records file"] += 1
+            examples.setdefault("unusable records file", []).append(str(exc))
+            continue
+        summary.files_read += 1
+        chunks.extend(file_chunks)
+    summary.skipped, summary.skipped_examples = dict(skipped), examples
+    return chunks
+
+
+def build_index(name: str, paths: list[str] | None, home: Path, model: str | None = None,
+                text_field: str = "text", max_file_bytes: int = MAX_FILE_BYTES,
+                exclude: list[str] | None = None, rebuild: bool = False,
+                hnsw: HnswParams = HnswParams(), progress: Progress | None = None) -> IndexSummary:
+    """Create or update the index `name` from `paths` (or, when None, the paths it was
+    last built from). Returns what was done."""
+    from embedsearch.encoders import canonical_name, get_encoder
+
+    check_name(name)
+    started = time.perf_counter()
+    summary = IndexSummary(name=name)
+    previous = _previous(home, name) if not rebuild else None
+    if previous is not None and model is not None and canonical_name(model) != previous.manifest["encoder"]["name"]:
+        raise EmbedsearchError(
+            f"index {name!r} was built with encoder {previous.manifest['encoder']['name']!r}, not "
+            f"{canonical_name(model)!r}; use --rebuild to re-embed everything, or another --name"
+        )
+    if paths:
+        sources = [str(Path(p).expanduser().absolute()) for p in paths]
+    elif previous is not None:
+        sources = previous.manifest["sources"]
+    else:
+        raise EmbedsearchError("give at least one PATH to index")
+    options = previous.manifest.get("options", {}) if previous is not None and not paths else {
+        "text_field": text_field, "max_file_bytes": max_file_bytes, "exclude": list(exclude or [])}
+
+    chunks = collect_chunks(sources, options["text_field"], options["max_file_bytes"], options["exclude"], summary)
+    if not chunks:
+        skipped = ", ".join(f"{n} {r}" for r, n in summary.skipped.items()) or "nothing found"
+        raise EmbedsearchError(f"no text to index under {', '.join(sources)} ({skipped})")
+    summary.chunks = len(chunks)
+
+    encoder = get_encoder(model or (previous.manifest["encoder"]["name"] if previous is not None else None))
+    old = _old_vectors(previous, encoder.info.digest)
+    _diff(previous, chunks, summary)
+    if previous is not None and summary.added == summary.changed == summary.removed == 0 \
+            and old is not None and previous.manifest.get("sources") == sources:
+        summary.up_to_date = True
+        summary.unchanged = len(chunks)
+        summary.seconds = time.perf_counter() - started
+        return summary
+
+    vectors = _embed(chunks, encoder, old, summary, progress)
+    rows = [(c.path, c.start_line, c.end_line, c.kind, c.name, c.content_hash, c.text,
+             json.dumps(c.meta, ensure_ascii=False, default=str)) for c in chunks]
+    manifest = {
+        "kind": "code",
+        "encoder": encoder.info.as_dict(),
+        "sources": sources,
+        "options": options,
+    }
+    if previous is not None and not rebuild:
+        manifest["created"] = previous.manifest.get("created")
+        previous.close()
+    with lock(home, name):
+        summary.seconds = time.perf_counter() - started
+        manifest["last_run"] = summary.as_dict()
+        write_generation(home, name, manifest, vectors, rows, hnsw)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _previous(home: Path, name: str) -> Index | None:
+    if not (home / name / MANIFEST).is_file():
+        return None
+    read_manifest(home, name)  # a clear error for a damaged or foreign manifest
+    return Index(home, name)
+
+
+def _old_vectors(previous: Index | None, digest: str) -> dict[str, np.ndarray] | None:
+    """hash -> stored vector, when the previous generation used the same encoder weights."""
+    if previous is None or previous.manifest["encoder"]["digest"] != digest:
+        return None
+    hashes = [r[0] for r in previous.db.execute("SELECT hash FROM items ORDER BY id")]
+    vecs = np.asarray(previous.vectors)
+    return {h: vecs[i] for i, h in enumerate(hashes)}
+
+
+def _keys(items) -> dict[tuple, str]:
+    """(path, kind, name, occurrence) -> content hash: how one run's chunks are matched
+    with the previous run's to count added, changed and removed."""
+    seen: Counter = Counter()
+    out = {}
+    for path, kind, name, h in items:
+        base = (path, kind, name)
+        out[base + (seen[base],)] = h
+        seen[base] += 1
+    return out
+
+
+def _diff(previous: Index | None, chunks: list[Chunk], summary: IndexSummary) -> None:
+    new = _keys((c.path, c.kind, c.name, c.content_hash) for c in chunks)
+    old = {} if previous is None else _keys(
+        previous.db.execute("SELECT path, kind, name, hash FROM items ORDER BY id"))
+    summary.added = sum(1 for k in new if k not in old)
+    summary.removed = sum(1 for k in old if k not in new)
+    summary.changed = sum(1 for k, h in new.items() if k in old and old[k] != h)
+    summary.unchanged = len(new) - summary.added - summary.changed
+
+
+def _embed(chunks: list[Chunk], encoder, old: dict | None, summary: IndexSummary,
+           progress: Progress | None) -> np.ndarray:
+    """Vectors for all chunks: reused where the text is unchanged, each distinct new text
+    embedded once."""
+    vectors = np.zeros((len(chunks), encoder.info.dim), dtype=np.float32)
+    todo: dict[str, list[int]] = {}
+    for i, c in enumerate(chunks):
+        if old is not None and c.content_hash in old:
+            vectors[i] = old[c.content_hash]
+        else:
+            todo.setdefault(embed_text(c), []).append(i)
+    texts = list(todo)
+    if texts:
+        summary.truncated = sum(n > encoder.info.max_seq_length for n in encoder.token_counts(texts))
+        t0 = time.perf_counter()
+        advance = progress(len(texts)) if progress else None
+        new = encoder.encode(texts, progress=advance)
+        summary.embed_seconds = time.perf_counter() - t0
+        for text, vec in zip(texts, new):
+            vectors[todo[text]] = vec
+    summary.embedded = len(texts)
+    return vectors

@@ -1,0 +1,136 @@
+"""Answer queries against an index: plain-English search and "code like this" lookup.
+
+HNSW gives the answer by default; `exact=True` scores every row, which is how the HNSW
+answer is checked. Queries are encoded with the very encoder that built the index, and a
+request for another encoder is refused, because scores across encoders mean nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from embedsearch.ann import exact_query, hnsw_query
+from embedsearch.errors import EmbedsearchError
+from embedsearch.store import Index, Item
+
+
+@dataclass
+class Hit:
+    rank: int
+    score: float
+    id: int
+    path: str
+    start_line: int
+    end_line: int
+    kind: str
+    name: str
+    text: str
+    meta: dict
+    display: str = ""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def display_path(path: str, sources: list[str] = ()) -> str:
+    """A short path for people: relative to the working folder when it lies below it, else
+    relative to the folder above the indexed source it came from (json/decoder.py)."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        rel = path
+    if not rel.startswith(".."):
+        return rel
+    for src in sources:
+        if path == src:
+            return os.path.basename(path)
+        if path.startswith(src.rstrip(os.sep) + os.sep):
+            return os.path.relpath(path, os.path.dirname(src.rstrip(os.sep)))
+    return path
+
+
+def query_encoder(index: Index, model: str | None = None):
+    """The encoder that built `index`, refusing any other."""
+    from embedsearch.encoders import canonical_name, get_encoder
+
+    built = index.manifest["encoder"]
+    if model is not None and canonical_name(model) != built["name"]:
+        raise EmbedsearchError(
+            f"index {index.name!r} was built with encoder {built['name']!r}; "
+            f"queries with {canonical_name(model)!r} would not be comparable"
+        )
+    encoder = get_encoder(built["name"])
+    if encoder.info.digest != built["digest"] or encoder.info.dim != int(built["dim"]):
+        raise EmbedsearchError(
+            f"encoder {built['name']!r} loaded here (weights {encoder.info.digest[:12]}, dim "
+            f"{encoder.info.dim}) is not the one that built index {index.name!r} (weights "
+            f"{built['digest'][:12]}, dim {built['dim']}); rebuild the index with --rebuild"
+        )
+    return encoder
+
+
+def nearest(index: Index, vectors: np.ndarray, k: int, exact: bool = False,
+            exclude: set[int] | None = None) -> list[list[Hit]]:
+    """Top-k hits per query vector, optionally leaving out some item ids."""
+    if k < 1:
+        raise EmbedsearchError("k must be at least 1")
+    extra = len(exclude or ())
+    if exact:
+        ids, scores = exact_query(index.vectors, vectors, k + extra)
+    else:
+        ids, scores = hnsw_query(index.hnsw, vectors, k + extra)
+    out = []
+    for row_ids, row_scores in zip(ids, scores):
+        keep = [(int(i), float(s)) for i, s in zip(row_ids, row_scores) if int(i) not in (exclude or ())][:k]
+        items = index.items([i for i, _ in keep])
+        sources = index.manifest.get("sources", [])
+        out.append([_hit(rank, score, item, sources)
+                    for rank, ((_, score), item) in enumerate(zip(keep, items), 1)])
+    return out
+
+
+def search(home: Path, name: str, queries: list[str], k: int = 10, exact: bool = False,
+           model: str | None = None) -> list[list[Hit]]:
+    """Ranked hits for each query, in the order given."""
+    queries = [q.strip() for q in queries]
+    if not queries or any(not q for q in queries):
+        raise EmbedsearchError("empty query: say what you are looking for")
+    index = Index(home, name)
+    try:
+        encoder = query_encoder(index, model)
+        return nearest(index, encoder.encode(queries), k, exact)
+    finally:
+        index.close()
+
+
+def similar(home: Path, name: str, path: str | None = None, line: int | None = None,
+            text: str | None = None, k: int = 10, exact: bool = False) -> tuple[Item | None, list[Hit]]:
+    """Chunks most like the indexed chunk containing path:line, or like a snippet of text.
+    The chunk itself is left out of its own answer."""
+    if (path is None) == (text is None):
+        raise EmbedsearchError("give either --path FILE --line N, or --text SNIPPET")
+    index = Index(home, name)
+    try:
+        if text is not None:
+            if not text.strip():
+                raise EmbedsearchError("empty snippet")
+            return None, nearest(index, query_encoder(index).encode([text]), k, exact)[0]
+        full = str(Path(path).expanduser().absolute())
+        if not index.has_path(full):
+            raise EmbedsearchError(f"{path} is not in index {name!r}")
+        item = index.item_at(full, line or 1)
+        if item is None:
+            raise EmbedsearchError(f"no indexed chunk of {path} contains line {line}")
+        vector = np.asarray(index.vectors[item.id])[None, :]
+        return item, nearest(index, vector, k, exact, exclude={item.id})[0]
+    finally:
+        index.close()
+
+
+def _hit(rank: int, score: float, item: Item, sources: list[str]) -> Hit:
+    return Hit(rank, round(score, 4), item.id, item.path, item.start_line, item.end_line,
+               item.kind, item.name, item.text, item.meta, display_path(item.path, sources))
