@@ -20,3 +20,48 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     h = tmp_path / "home"
     monkeypatch.setenv("EMBEDSEARCH_HOME", str(h))
     return h
+
+
+STDLIB = Path(__import__("sysconfig").get_paths()["stdlib"])
+CORPUS_FILES = ["textwrap.py", "shutil.py", "csv.py", "json"]
+
+
+def copy_stdlib(dest: Path, names: list[str] = CORPUS_FILES) -> Path:
+    """Copies of a few standard-library modules: real code every machine has."""
+    import shutil
+
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        src = STDLIB / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(src, dest / name)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def stdlib_index(tmp_path_factory: pytest.TempPathFactory):
+    """(home, name, corpus folder) of an index built once over copies of stdlib modules."""
+    from embedsearch.indexing import build_index
+
+    root = tmp_path_factory.mktemp("stdlib")
+    corpus = copy_stdlib(root / "corpus")
+    home = root / "home"
+    build_index("stdlib", [str(corpus)], home)
+    return home, "stdlib", corpus
+
+
+@pytest.fixture
+def cli():
+    """Run the embedsearch CLI in-process; returns a function taking the arguments."""
+    from click.testing import CliRunner
+
+    from embedsearch.cli import main
+
+    runner = CliRunner()
+
+    def run(*args: str, input: str | None = None):
+        return runner.invoke(main, [str(a) for a in args], input=input, catch_exceptions=False)
+
+    return run

@@ -1,13 +1,44 @@
-"""`embedsearch eval ...`: quality measurements (code search, and more as they arrive)."""
+"""`embedsearch eval ...`: quality measurements on standard tasks."""
 
 from __future__ import annotations
 
 import click
 
+from embedsearch.cli.render import console, json_lines, progress_bar, table
+
 
 @click.group("eval")
 def eval_group() -> None:
     """Measure search and embedding quality on standard tasks."""
+
+
+@eval_group.command("codesearch")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--model", default=None, help="Encoder to evaluate [default: packaged all-MiniLM-L6-v2].")
+@click.option("--index", "index_name", default=None,
+              help="Keep the evaluation index under this name in the home (re-runs then embed nothing new).")
+@click.option("--include-tests", is_flag=True, help="Also use test folders and test_*.py files.")
+@click.option("--exact", is_flag=True, help="Brute-force search instead of HNSW.")
+@click.option("--misses", type=click.IntRange(min=0), default=0, help="Show this many queries whose target was missed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@click.pass_obj
+def codesearch_cmd(obj, paths, model, index_name, include_tests, exact, misses, as_json):
+    """CodeSearchNet-style quality on Python code under PATHS: docstrings are the queries,
+    the code with docstrings removed is what gets searched."""
+    from embedsearch.evaluate.codesearch import evaluate
+
+    with progress_bar("embedding corpus") as progress:
+        report = evaluate(list(paths), home=obj["home"], index_name=index_name, model=model, exact=exact,
+                          include_tests=include_tests, progress=None if as_json else progress, misses=misses)
+    if as_json:
+        json_lines([report.as_dict()])
+        return
+    rows = [[str(report.queries), str(report.candidates), f"{report.mrr_at_10:.3f}",
+             f"{report.recall_at_1:.3f}", f"{report.recall_at_10:.3f}", f"{report.seconds:.0f} s"]]
+    console().print(table(f"code search ({report.encoder}{', exact' if exact else ''})",
+                          ["queries", "candidates", "MRR@10", "Recall@1", "Recall@10", "time"], rows))
+    for m in report.misses:
+        console().print(f"missed: {m['query']!r} -> wanted {m['wanted']}, got {', '.join(m['got'])}")
 
 
 def register(main: click.Group) -> None:

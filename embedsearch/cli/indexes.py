@@ -53,7 +53,7 @@ def index_cmd(obj, paths, name, model, text_field, max_bytes, exclude, rebuild, 
         out.print(f"{s.truncated} chunks are longer than the encoder reads (its first tokens are embedded; "
                   "the full text is stored)")
     if s.replaced_utf8:
-        out.print(f"{s.replaced_utf8} files were not valid UTF-8 (decoded with replacement characters)")
+        out.print(f"not valid UTF-8: {s.replaced_utf8} file(s), decoded with replacement characters")
     for reason, n in sorted(s.skipped.items()):
         example = (s.skipped_examples.get(reason) or [""])[0]
         out.print(f"skipped {n}: {reason}" + (f" (e.g. {example})" if example else ""))

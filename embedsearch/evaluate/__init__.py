@@ -1,0 +1,1 @@
+"""Quality measurements: each module answers one "how good is it?" question."""
