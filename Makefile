@@ -19,8 +19,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+STDLIB := $(shell $(PYTHON) -c "import sysconfig; print(sysconfig.get_paths()['stdlib'])")
+DEMO_SOURCES := $(addprefix $(STDLIB)/,json csv.py textwrap.py shutil.py shlex.py urllib)
+
+# The main job on a built-in example: index a few standard-library packages (every machine
+# has them), then answer plain-English questions. A second run is incremental (instant).
 demo: $(STAMP)
-	$(PY) examples/demo.py
+	$(VENV)/bin/embedsearch index $(DEMO_SOURCES) --name demo-stdlib
+	$(VENV)/bin/embedsearch search demo-stdlib --queries examples/demo_queries.txt -k 3
 
 test: $(STAMP)
 	$(PY) -m pytest -q

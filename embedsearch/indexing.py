@@ -139,16 +139,15 @@ def build_index(name: str, paths: list[str] | None, home: Path, model: str | Non
         raise EmbedsearchError(f"no text to index under {', '.join(sources)} ({skipped})")
     summary.chunks = len(chunks)
 
-    encoder = get_encoder(model or (previous.manifest["encoder"]["name"] if previous is not None else None))
-    old = _old_vectors(previous, encoder.info.digest)
-    _diff(previous, chunks, summary)
-    if previous is not None and summary.added == summary.changed == summary.removed == 0 \
-            and old is not None and previous.manifest.get("sources") == sources:
-        summary.up_to_date = True
-        summary.unchanged = len(chunks)
+    same_rows = _diff(previous, chunks, summary)
+    if same_rows and previous.manifest.get("sources") == sources:
+        summary.up_to_date = True  # decided without loading the encoder: seconds saved
         summary.seconds = time.perf_counter() - started
+        previous.close()
         return summary
 
+    encoder = get_encoder(model or (previous.manifest["encoder"]["name"] if previous is not None else None))
+    old = _old_vectors(previous, encoder.info.digest)
     vectors = _embed(chunks, encoder, old, summary, progress)
     rows = [(c.path, c.start_line, c.end_line, c.kind, c.name, c.content_hash, c.text,
              json.dumps(c.meta, ensure_ascii=False, default=str)) for c in chunks]
@@ -197,14 +196,19 @@ def _keys(items) -> dict[tuple, str]:
     return out
 
 
-def _diff(previous: Index | None, chunks: list[Chunk], summary: IndexSummary) -> None:
-    new = _keys((c.path, c.kind, c.name, c.content_hash) for c in chunks)
-    old = {} if previous is None else _keys(
-        previous.db.execute("SELECT path, kind, name, hash FROM items ORDER BY id"))
+def _diff(previous: Index | None, chunks: list[Chunk], summary: IndexSummary) -> bool:
+    """Count added, changed, removed and unchanged chunks; True when the stored rows are
+    exactly these chunks (same text at the same lines), so there is nothing to write."""
+    rows = [(c.path, c.start_line, c.end_line, c.kind, c.name, c.content_hash) for c in chunks]
+    old_rows = [] if previous is None else [tuple(r) for r in previous.db.execute(
+        "SELECT path, start_line, end_line, kind, name, hash FROM items ORDER BY id")]
+    new = _keys((r[0], r[3], r[4], r[5]) for r in rows)
+    old = _keys((r[0], r[3], r[4], r[5]) for r in old_rows)
     summary.added = sum(1 for k in new if k not in old)
     summary.removed = sum(1 for k in old if k not in new)
     summary.changed = sum(1 for k, h in new.items() if k in old and old[k] != h)
     summary.unchanged = len(new) - summary.added - summary.changed
+    return previous is not None and rows == old_rows
 
 
 def _embed(chunks: list[Chunk], encoder, old: dict | None, summary: IndexSummary,

@@ -108,9 +108,9 @@ def search(home: Path, name: str, queries: list[str], k: int = 10, exact: bool =
 
 
 def similar(home: Path, name: str, path: str | None = None, line: int | None = None,
-            text: str | None = None, k: int = 10, exact: bool = False) -> tuple[Item | None, list[Hit]]:
-    """Chunks most like the indexed chunk containing path:line, or like a snippet of text.
-    The chunk itself is left out of its own answer."""
+            text: str | None = None, k: int = 10, exact: bool = False) -> tuple[Hit | None, list[Hit]]:
+    """Chunks most like the indexed chunk containing path:line (returned as rank 0), or like
+    a snippet of text. The chunk itself is left out of its own answer."""
     if (path is None) == (text is None):
         raise EmbedsearchError("give either --path FILE --line N, or --text SNIPPET")
     index = Index(home, name)
@@ -126,7 +126,8 @@ def similar(home: Path, name: str, path: str | None = None, line: int | None = N
         if item is None:
             raise EmbedsearchError(f"no indexed chunk of {path} contains line {line}")
         vector = np.asarray(index.vectors[item.id])[None, :]
-        return item, nearest(index, vector, k, exact, exclude={item.id})[0]
+        source = _hit(0, 1.0, item, index.manifest.get("sources", []))
+        return source, nearest(index, vector, k, exact, exclude={item.id})[0]
     finally:
         index.close()
 

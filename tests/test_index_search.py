@@ -219,3 +219,17 @@ def test_lock_refuses_a_second_writer(tmp_path):
         with pytest.raises(EmbedsearchError, match="being written by another process"):
             with lock(tmp_path, "busy"):
                 pass
+
+
+def test_moved_lines_are_rewritten_without_re_embedding(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "m.py").write_text("def alpha():\n    return 1\n\n\ndef beta():\n    return 2\n")
+    home = tmp_path / "home"
+    build_index("mv", [str(src)], home)
+    (src / "m.py").write_text("\n\n\n" + (src / "m.py").read_text())
+    update = build_index("mv", None, home)
+    assert not update.up_to_date and update.embedded == 0 and update.unchanged == 2
+    index = Index(home, "mv")
+    assert {i.name: i.start_line for i in index.all_items()} == {"alpha": 4, "beta": 8}
+    index.close()

@@ -98,7 +98,7 @@ def search_cmd(obj, name, query, k, queries_file, exact, model, as_json):
 @click.pass_obj
 def similar_cmd(obj, name, path, line, text, k, exact, as_json):
     """Find chunks most like the one at --path/--line, or like --text (clone lookup)."""
-    from embedsearch.search import display_path, similar
+    from embedsearch.search import similar
 
     if (path is None) == (text is None):
         raise click.UsageError("give either --path FILE [--line N] or --text SNIPPET")
@@ -106,7 +106,7 @@ def similar_cmd(obj, name, path, line, text, k, exact, as_json):
     if as_json:
         json_lines(h.as_dict() for h in hits)
         return
-    title = f"like {display_path(item.path)}:{item.start_line}-{item.end_line} {item.name}" if item else "like the snippet"
+    title = f"like {item.display}:{item.start_line}-{item.end_line} {item.name}" if item else "like the snippet"
     _hits_table(title, hits)
 
 
