@@ -37,7 +37,7 @@ def describe(home: Path, name: str) -> dict:
     }
     for key in ("encoder", "hnsw", "sources", "options"):
         if key in m:
-            info[key] = m[key] if not isinstance(m[key], list) else ", ".join(m[key])
+            info[key] = m[key] if not isinstance(m[key], list) else "\n".join(m[key])
     last = m.get("last_run") or {}
     if last:
         info["last run"] = {k: last[k] for k in ("files_read", "chunks", "added", "changed", "removed",

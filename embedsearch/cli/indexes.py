@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from embedsearch.cli.render import console, human_bytes, json_lines, preview, progress_bar, table
+from embedsearch.cli.render import console, human_bytes, json_lines, location, preview, progress_bar, table
 
 K_OPTION = click.option("-k", "--top", "k", type=click.IntRange(min=1), default=10, show_default=True,
                         help="How many results to show.")
@@ -106,12 +106,12 @@ def similar_cmd(obj, name, path, line, text, k, exact, as_json):
     if as_json:
         json_lines(h.as_dict() for h in hits)
         return
-    title = f"like {item.display}:{item.start_line}-{item.end_line} {item.name}" if item else "like the snippet"
+    title = f"like {location(item.display, item.start_line, item.end_line)} {item.name}" if item else "like the snippet"
     _hits_table(title, hits)
 
 
 def _hits_table(title: str, hits) -> None:
-    rows = [[str(h.rank), f"{h.score:.3f}", f"{h.display}:{h.start_line}-{h.end_line}\n[bold]{h.name}[/]",
+    rows = [[str(h.rank), f"{h.score:.3f}", f"{location(h.display, h.start_line, h.end_line)}\n[bold]{h.name}[/]",
              preview(h.text, h.path)] for h in hits]
     console().print(table(title, ["#", "score", "location / name", "preview"], rows, show_lines=True))
 

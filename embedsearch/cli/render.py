@@ -39,9 +39,11 @@ def preview(text: str, path: str, lines: int = 6, width: int = 80):
 
     import textwrap
 
+    lexer = SUFFIX_LEXERS.get(Path(path).suffix.lower(), "text")
+    if lexer == "text":  # prose wraps; code keeps its lines
+        return Syntax(" ".join(text.split())[:lines * width // 2], lexer, background_color="default", word_wrap=True)
     head = textwrap.dedent("\n".join(line[:width] for line in text.splitlines()[:lines]))
-    return Syntax(head, SUFFIX_LEXERS.get(Path(path).suffix.lower(), "text"), theme="ansi_dark",
-                  background_color="default", word_wrap=False)
+    return Syntax(head, lexer, theme="ansi_dark", background_color="default", word_wrap=False)
 
 
 @contextmanager
@@ -56,6 +58,10 @@ def progress_bar(label: str):
             return lambda n: bar.advance(task, n)
 
         yield start
+
+
+def location(path: str, start: int, end: int) -> str:
+    return f"{path}:{start}" if start == end else f"{path}:{start}-{end}"
 
 
 def human_bytes(n: int) -> str:
