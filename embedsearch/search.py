@@ -55,19 +55,24 @@ def display_path(path: str, sources: list[str] = ()) -> str:
 
 def query_encoder(index: Index, model: str | None = None):
     """The encoder that built `index`, refusing any other."""
+    return query_encoder_for(index.manifest["encoder"], model, index.name)
+
+
+def query_encoder_for(built: dict, model: str | None = None, index_name: str = ""):
+    """The encoder an index's manifest describes; refused when `model` names another, or
+    when the weights loaded here are not the ones that made the index."""
     from embedsearch.encoders import canonical_name, get_encoder
 
-    built = index.manifest["encoder"]
     if model is not None and canonical_name(model) != built["name"]:
         raise EmbedsearchError(
-            f"index {index.name!r} was built with encoder {built['name']!r}; "
+            f"index {index_name!r} was built with encoder {built['name']!r}; "
             f"queries with {canonical_name(model)!r} would not be comparable"
         )
     encoder = get_encoder(built["name"])
     if encoder.info.digest != built["digest"] or encoder.info.dim != int(built["dim"]):
         raise EmbedsearchError(
             f"encoder {built['name']!r} loaded here (weights {encoder.info.digest[:12]}, dim "
-            f"{encoder.info.dim}) is not the one that built index {index.name!r} (weights "
+            f"{encoder.info.dim}) is not the one that built index {index_name!r} (weights "
             f"{built['digest'][:12]}, dim {built['dim']}); rebuild the index with --rebuild"
         )
     return encoder

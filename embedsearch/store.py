@@ -16,6 +16,7 @@ opened G just before the switch can finish.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -47,6 +48,7 @@ CREATE TABLE items (
     meta TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX items_by_path ON items (path, start_line);
+CREATE TABLE info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
@@ -116,46 +118,72 @@ class Item:
     meta: dict
 
 
+class StaleSnapshot(Exception):
+    """The generation a manifest named was replaced while we opened it: read again."""
+
+
 class Index:
-    """An open, read-only generation of an index: manifest, vectors, metadata, HNSW."""
+    """An open, read-only generation of an index: manifest, vectors, metadata, HNSW.
+
+    Opening checks every file against the manifest (size, and the sha256 of the vectors and
+    the HNSW graph, so a damaged file is reported here rather than crashing hnswlib). If a
+    writer switches generations meanwhile, the new manifest is read and opening starts over.
+    """
 
     def __init__(self, home: Path, name: str):
         self.home, self.name = home, name
         self.folder = home / name
-        self.manifest = read_manifest(home, name)
+        for _ in range(5):
+            try:
+                self._open()
+                return
+            except StaleSnapshot:
+                continue
+        raise EmbedsearchError(f"index {name!r} changed five times while being opened; try again")
+
+    def _open(self) -> None:
+        from embedsearch.ann import load_hnsw
+
+        self.manifest = read_manifest(self.home, self.name)
         files = self.manifest["files"]
-        for role, entry in files.items():
-            p = self.folder / entry["file"]
-            if not p.is_file():
-                raise EmbedsearchError(f"index {name!r} is damaged: {entry['file']} is missing")
-            if p.stat().st_size != entry["bytes"]:
-                raise EmbedsearchError(
-                    f"index {name!r} is damaged: {entry['file']} has {p.stat().st_size} bytes, "
-                    f"the manifest says {entry['bytes']} (truncated or overwritten)"
-                )
         self.count = int(self.manifest["count"])
-        try:
-            self.vectors = np.load(self.folder / files["vectors"]["file"], mmap_mode="r")
-        except (ValueError, OSError) as exc:
-            raise EmbedsearchError(f"index {name!r} is damaged: cannot read vectors ({exc})") from None
         dim = int(self.manifest["encoder"]["dim"])
-        if self.vectors.shape != (self.count, dim):
+        try:
+            for role in ("vectors", "hnsw"):
+                self._verify(role, files[role])
+            self.vectors = np.load(self.folder / files["vectors"]["file"], mmap_mode="r")
+            if self.vectors.shape != (self.count, dim):
+                raise EmbedsearchError(
+                    f"index {self.name!r} is damaged: vectors are {self.vectors.shape}, expected ({self.count}, {dim})")
+            self._verify("items", files["items"], digest=False)
+            self.db = sqlite3.connect(f"file:{self.folder / files['items']['file']}?mode=ro", uri=True)
+            self.db.row_factory = sqlite3.Row
+            self.hnsw = load_hnsw(self.folder / files["hnsw"]["file"], dim, self.count,
+                                  int(self.manifest["hnsw"]["ef_search"]))
+        except (FileNotFoundError, sqlite3.OperationalError) as exc:
+            if self._moved_on():
+                raise StaleSnapshot() from None
+            raise EmbedsearchError(f"index {self.name!r} is damaged: {exc}") from None
+        except (ValueError, OSError) as exc:
+            raise EmbedsearchError(f"index {self.name!r} is damaged: cannot read vectors ({exc})") from None
+
+    def _verify(self, role: str, entry: dict, digest: bool = True) -> None:
+        path = self.folder / entry["file"]
+        size = path.stat().st_size  # FileNotFoundError: missing, or replaced by a writer
+        if size != entry["bytes"]:
             raise EmbedsearchError(
-                f"index {name!r} is damaged: vectors are {self.vectors.shape}, expected ({self.count}, {dim})"
-            )
-        self.db = sqlite3.connect(f"file:{self.folder / files['items']['file']}?mode=ro", uri=True)
-        self.db.row_factory = sqlite3.Row
-        self._hnsw = None
+                f"index {self.name!r} is damaged: {entry['file']} has {size} bytes, the manifest says "
+                f"{entry['bytes']} (truncated or overwritten); run `embedsearch repair {self.name}`")
+        if digest and sha256_file(path) != entry["sha256"]:
+            raise EmbedsearchError(
+                f"index {self.name!r} is damaged: the {role} file {entry['file']} does not match its "
+                f"digest (corrupted on disk); run `embedsearch repair {self.name}`")
 
-    @property
-    def hnsw(self):
-        if self._hnsw is None:
-            from embedsearch.ann import load_hnsw
-
-            params = self.manifest["hnsw"]
-            self._hnsw = load_hnsw(self.folder / self.manifest["files"]["hnsw"]["file"],
-                                   int(self.manifest["encoder"]["dim"]), self.count, int(params["ef_search"]))
-        return self._hnsw
+    def _moved_on(self) -> bool:
+        try:
+            return read_manifest(self.home, self.name).get("generation") != self.manifest.get("generation")
+        except EmbedsearchError:
+            return False
 
     def items(self, ids: list[int]) -> list[Item]:
         """Items by id, in the order asked."""
@@ -196,25 +224,30 @@ def _item(r: sqlite3.Row) -> Item:
 
 
 def lock(home: Path, name: str, timeout: float = 0):
-    """The writer's lock on an index; a second writer fails fast with a clear message."""
+    """The writer's lock on an index; a second writer fails fast with a clear message, and
+    so does a folder that cannot be written at all."""
     from filelock import FileLock, Timeout
 
     folder = home / check_name(name)
-    folder.mkdir(parents=True, exist_ok=True)
-    fl = FileLock(str(folder / ".lock"), timeout=timeout)
 
     class _Guard:
         def __enter__(self):
             try:
-                fl.acquire()
+                folder.mkdir(parents=True, exist_ok=True)
+                self.lock = FileLock(str(folder / ".lock"), timeout=timeout)
+                self.lock.acquire()
             except Timeout:
                 raise EmbedsearchError(
                     f"index {name!r} is being written by another process; try again when it finishes"
                 ) from None
-            return fl
+            except OSError as exc:
+                raise EmbedsearchError(
+                    f"cannot write index {name!r} in {folder}: {exc.strerror or exc}; "
+                    "the previous version of the index is unchanged") from None
+            return self.lock
 
         def __exit__(self, *exc):
-            fl.release()
+            self.lock.release()
 
     return _Guard()
 
@@ -224,37 +257,57 @@ def write_generation(home: Path, name: str, manifest: dict, vectors: np.ndarray,
     """Write a complete new generation and switch the manifest to it. Call under lock().
 
     `items` are (path, start_line, end_line, kind, name, hash, text, meta_json) in vector-row
-    order. Returns the manifest written."""
-    from embedsearch.ann import build_hnsw
-
+    order. A failure (disk full, read-only folder, interruption) removes the partial files
+    and leaves the previous generation in place. Returns the manifest written."""
     folder = home / name
     old = _current_generation(folder)
     gen = old + 1
     names = {"vectors": f"vectors-{gen}.npy", "items": f"items-{gen}.sqlite", "hnsw": f"hnsw-{gen}.bin"}
+    manifest = dict(manifest)
+    try:
+        _write_files(folder, names, manifest, vectors, items, hnsw_params)
+        now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        manifest.update(
+            format=FORMAT, name=name, generation=gen, count=len(items), updated=now,
+            files={role: {"file": f, "bytes": (folder / f).stat().st_size, "sha256": sha256_file(folder / f)}
+                   for role, f in names.items()},
+            hnsw=hnsw_params.as_dict(),
+        )
+        if not manifest.get("created"):
+            manifest["created"] = now
+        _atomic_write_text(folder / MANIFEST, json.dumps(manifest, indent=2))
+    except BaseException as exc:
+        for f in names.values():
+            (folder / f).unlink(missing_ok=True)
+        (folder / (MANIFEST + ".tmp")).unlink(missing_ok=True)
+        if isinstance(exc, (OSError, sqlite3.Error)):
+            raise EmbedsearchError(
+                f"cannot write index {name!r} in {folder}: {getattr(exc, 'strerror', None) or exc}; "
+                "the previous version of the index is unchanged") from None
+        raise
+    _remove_old_generations(folder, keep={gen, old})
+    return manifest
+
+
+def _write_files(folder: Path, names: dict, manifest: dict, vectors: np.ndarray, items: list[tuple],
+                 hnsw_params) -> None:
+    from embedsearch.ann import build_hnsw, load_hnsw
+
     for f in names.values():  # leftovers of an interrupted earlier attempt at this generation
         (folder / f).unlink(missing_ok=True)
-
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     with open(folder / names["vectors"], "wb") as fh:
         np.save(fh, vectors)
         _sync(fh)
-    _write_items(folder / names["items"], items)
+    described = {k: manifest[k] for k in ("kind", "encoder", "sources", "options", "created") if k in manifest}
+    _write_items(folder / names["items"], items, described)
     index = build_hnsw(vectors, hnsw_params)
     index.save_index(str(folder / names["hnsw"]))
     _fsync_path(folder / names["hnsw"])
-
-    now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    manifest = dict(manifest)
-    manifest.update(
-        format=FORMAT, name=name, generation=gen, count=len(items), updated=now,
-        files={role: {"file": f, "bytes": (folder / f).stat().st_size, "sha256": _sha256(folder / f)}
-               for role, f in names.items()},
-        hnsw=hnsw_params.as_dict(),
-    )
-    manifest.setdefault("created", now)
-    _atomic_write_text(folder / MANIFEST, json.dumps(manifest, indent=2))
-    _remove_old_generations(folder, keep={gen, old})
-    return manifest
+    try:  # hnswlib does not report failed writes: read the file back before committing to it
+        load_hnsw(folder / names["hnsw"], vectors.shape[1], len(items), hnsw_params.ef_search)
+    except EmbedsearchError:
+        raise OSError(errno.ENOSPC, "the HNSW file was not written completely (disk full?)") from None
 
 
 def remove_index(home: Path, name: str) -> None:
@@ -284,10 +337,13 @@ def _remove_old_generations(folder: Path, keep: set[int]) -> None:
             p.unlink(missing_ok=True)
 
 
-def _write_items(path: Path, items: list[tuple]) -> None:
+def _write_items(path: Path, items: list[tuple], described: dict) -> None:
+    """The metadata DB, with a copy of what the manifest says about the index (encoder,
+    sources, options) so `repair` can rebuild a lost manifest."""
     db = sqlite3.connect(path)
     try:
         db.executescript(SCHEMA)
+        db.execute("INSERT INTO info (key, value) VALUES ('manifest', ?)", (json.dumps(described),))
         db.executemany(
             "INSERT INTO items (id, path, start_line, end_line, kind, name, hash, text, meta) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -299,7 +355,7 @@ def _write_items(path: Path, items: list[tuple]) -> None:
     _fsync_path(path)
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

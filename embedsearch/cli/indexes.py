@@ -170,6 +170,48 @@ def rm_cmd(obj, name):
     console().print(f"removed {name}")
 
 
+
+
+@click.command("check")
+@click.argument("name")
+@click.option("--recall", is_flag=True, help="Also measure HNSW recall@10 against exact search on a sample.")
+@JSON_OPTION
+@click.pass_obj
+def check_cmd(obj, name, recall, as_json):
+    """Verify that manifest, metadata, vectors and HNSW of index NAME agree."""
+    from embedsearch.integrity import check
+
+    report = check(obj["home"], name, recall=recall)
+    if as_json:
+        json_lines([report.as_dict()])
+    else:
+        out = console()
+        for key, value in report.facts.items():
+            out.print(f"{key}: {value}")
+        for problem in report.problems:
+            out.print(f"[red]problem:[/] {problem}")
+        out.print(f"{name}: " + ("[green]ok[/]" if report.ok else f"[red]{len(report.problems)} problem(s)[/]; "
+                                 f"`embedsearch repair {name}` rebuilds what it can"))
+    if not report.ok:
+        raise SystemExit(1)
+
+
+@click.command("repair")
+@click.argument("name")
+@JSON_OPTION
+@click.pass_obj
+def repair_cmd(obj, name, as_json):
+    """Rebuild index NAME's HNSW graph and drop orphans, from whatever is intact."""
+    from embedsearch.integrity import repair
+
+    done = repair(obj["home"], name)
+    if as_json:
+        json_lines([done])
+        return
+    console().print(f"{name}: generation {done['generation']} written with {done['items']} items; "
+                    f"{done['vectors']}; {done['orphans_dropped']} orphan(s) dropped")
+
+
 def register(main: click.Group) -> None:
-    for cmd in (index_cmd, search_cmd, similar_cmd, list_cmd, info_cmd, rm_cmd):
+    for cmd in (index_cmd, search_cmd, similar_cmd, list_cmd, info_cmd, rm_cmd, check_cmd, repair_cmd):
         main.add_command(cmd)

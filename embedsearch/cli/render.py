@@ -16,7 +16,7 @@ SUFFIX_LEXERS = {".py": "python", ".pyi": "python", ".js": "javascript", ".go": 
 
 
 def console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
 def json_lines(objects) -> None:

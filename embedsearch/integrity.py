@@ -1,0 +1,240 @@
+"""`check` and `repair`: is an index whole, and make it whole again.
+
+An index keeps two copies of every vector (vectors-G.npy and inside the HNSW graph) and
+the full text of every chunk (SQLite), so most damage can be undone without the sources:
+a damaged vectors file is restored from the graph (or the graph from the vectors), and if
+both are gone the stored texts are embedded again with the recorded encoder.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from embedsearch.errors import EmbedsearchError, unknown
+from embedsearch.store import MANIFEST, check_name, index_names, lock, sha256_file, write_generation
+
+
+@dataclass
+class CheckReport:
+    name: str
+    problems: list[str] = field(default_factory=list)
+    facts: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict:
+        return {"ok": self.ok, **asdict(self)}
+
+
+def check(home: Path, name: str, recall: bool = False, sample: int = 200, k: int = 10) -> CheckReport:
+    """Verify manifest, metadata, vectors and HNSW agree; collect every problem found."""
+    from embedsearch.ann import exact_query, hnsw_query, load_hnsw
+
+    report = CheckReport(name)
+    manifest = _manifest_or_none(home, name, report)
+    if manifest is None:
+        return report
+    folder = home / name
+    files, count, dim = manifest["files"], int(manifest["count"]), int(manifest["encoder"]["dim"])
+    report.facts.update(generation=manifest.get("generation"), items=count, dim=dim)
+    intact = {role: _file_ok(folder, role, entry, report) for role, entry in files.items()}
+
+    vectors = None
+    if intact["vectors"]:
+        vectors = np.load(folder / files["vectors"]["file"])
+        if vectors.shape != (count, dim):
+            report.problems.append(f"vectors are {vectors.shape}, the manifest says ({count}, {dim})")
+        elif not np.isfinite(vectors).all():
+            report.problems.append("vectors contain NaN or infinite values")
+        elif not np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3):
+            report.problems.append("some vectors are not unit length")
+    if intact["items"]:
+        ids = _item_ids(folder / files["items"]["file"], report)
+        if ids is not None and ids != list(range(count)):
+            report.problems.append(f"metadata holds {len(ids)} items with ids that are not 0..{count - 1}")
+    if intact["hnsw"]:
+        try:
+            graph = load_hnsw(folder / files["hnsw"]["file"], dim, count, int(manifest["hnsw"]["ef_search"]))
+        except EmbedsearchError as exc:
+            report.problems.append(str(exc))
+            graph = None
+        if graph is not None and recall and vectors is not None and count:
+            rng = np.random.default_rng(0)
+            queries = vectors[rng.choice(count, size=min(sample, count), replace=False)]
+            approx, _ = hnsw_query(graph, queries, k)
+            exact, _ = exact_query(vectors, queries, k)
+            hits = sum(len(set(a) & set(e)) for a, e in zip(approx.tolist(), exact.tolist()))
+            report.facts[f"recall@{k}"] = round(hits / exact.size, 4)
+            report.facts["recall_sample"] = len(queries)
+    leftovers = _leftovers(folder, files, int(manifest.get("generation", 0)) - 1)
+    if leftovers:
+        report.facts["files no manifest names"] = leftovers
+    return report
+
+
+def repair(home: Path, name: str) -> dict:
+    """Write a new, whole generation from whatever is intact; returns what was done."""
+    check_name(name)
+    folder = home / name
+    if not folder.is_dir():
+        raise unknown("index", name, index_names(home))
+    with lock(home, name):
+        manifest, db_path = _best_metadata(folder)
+        rows = _rows(db_path)
+        vectors, how = _best_vectors(folder, manifest, len(rows), db_path)
+        n = min(len(rows), len(vectors)) if vectors is not None else len(rows)
+        dropped = len(rows) - n + ((len(vectors) - n) if vectors is not None else 0)
+        rows = rows[:n]
+        if vectors is None:
+            from embedsearch.search import query_encoder_for
+
+            encoder = query_encoder_for(manifest["encoder"])
+            vectors, how = encoder.encode([r[6] for r in rows]), "re-embedded the stored texts"
+        from embedsearch.ann import HnswParams
+
+        params = HnswParams.from_dict(manifest.get("hnsw") or HnswParams().as_dict())
+        base = {k: manifest[k] for k in ("kind", "encoder", "sources", "options", "created") if k in manifest}
+        written = write_generation(home, name, base, vectors[:n], rows, params)
+    return {"name": name, "items": n, "orphans_dropped": dropped, "vectors": how,
+            "generation": written["generation"]}
+
+
+def _manifest_or_none(home: Path, name: str, report: CheckReport) -> dict | None:
+    from embedsearch.store import read_manifest
+
+    try:
+        return read_manifest(home, name)
+    except EmbedsearchError as exc:
+        if str(exc).startswith("unknown index"):
+            raise
+        report.problems.append(str(exc))
+        return None
+
+
+def _file_ok(folder: Path, role: str, entry: dict, report: CheckReport) -> bool:
+    path = folder / entry["file"]
+    if not path.is_file():
+        report.problems.append(f"{role} file {entry['file']} is missing")
+        return False
+    if path.stat().st_size != entry["bytes"]:
+        report.problems.append(f"{role} file {entry['file']} has {path.stat().st_size} bytes, "
+                               f"the manifest says {entry['bytes']} (truncated?)")
+        return False
+    if sha256_file(path) != entry["sha256"]:
+        report.problems.append(f"{role} file {entry['file']} does not match its sha256 (corrupted)")
+        return False
+    return True
+
+
+def _item_ids(path: Path, report: CheckReport) -> list[int] | None:
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            verdict = db.execute("PRAGMA quick_check").fetchone()[0]
+            if verdict != "ok":
+                report.problems.append(f"metadata database fails its integrity check: {verdict}")
+                return None
+            return [r[0] for r in db.execute("SELECT id FROM items ORDER BY id")]
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        report.problems.append(f"metadata database is unreadable: {exc}")
+        return None
+
+
+def _leftovers(folder: Path, files: dict, previous: int) -> list[str]:
+    """Generation files that are neither current nor the previous generation (which is kept
+    on purpose for readers that opened it just before the switch)."""
+    named = {e["file"] for e in files.values()}
+    out = []
+    for p in folder.iterdir():
+        m = re.fullmatch(r"(vectors|items|hnsw)-(\d+)\.(npy|sqlite|bin)", p.name)
+        if m and p.name not in named and int(m.group(2)) != previous:
+            out.append(p.name)
+    return sorted(out)
+
+
+def _generation_files(folder: Path, role: str, suffix: str) -> list[Path]:
+    """This role's files, newest generation first."""
+    found = [(int(m.group(1)), p) for p in folder.glob(f"{role}-*.{suffix}")
+             if (m := re.fullmatch(rf"{role}-(\d+)\.{suffix}", p.name))]
+    return [p for _, p in sorted(found, reverse=True)]
+
+
+def _best_metadata(folder: Path) -> tuple[dict, Path]:
+    """The manifest (or what the newest sound metadata DB remembers of it) and the newest
+    metadata DB that passes SQLite's integrity check."""
+    manifest = None
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+        named = folder / manifest["files"]["items"]["file"]
+        candidates = [named] + [p for p in _generation_files(folder, "items", "sqlite") if p != named]
+    except (OSError, ValueError, KeyError, TypeError):
+        manifest = None
+        candidates = _generation_files(folder, "items", "sqlite")
+    for path in candidates:
+        report = CheckReport(folder.name)
+        if path.is_file() and _item_ids(path, report) is not None:
+            if manifest is None:
+                db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+                row = db.execute("SELECT value FROM info WHERE key = 'manifest'").fetchone()
+                db.close()
+                manifest = json.loads(row[0])
+            return manifest, path
+    raise EmbedsearchError(
+        f"index {folder.name!r} cannot be repaired: no readable metadata is left; build it again "
+        f"with `embedsearch index PATH... --name {folder.name} --rebuild`")
+
+
+def _rows(db_path: Path) -> list[tuple]:
+    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        return [tuple(r) for r in db.execute(
+            "SELECT path, start_line, end_line, kind, name, hash, text, meta FROM items ORDER BY id")]
+    finally:
+        db.close()
+
+
+def _best_vectors(folder: Path, manifest: dict, n_rows: int, db_path: Path) -> tuple[np.ndarray | None, str]:
+    """A trustworthy copy of the vectors: the vectors file if its digest holds, else the
+    copy inside the HNSW graph if that file's digest holds. With no manifest to hold digests,
+    the files of the metadata DB's generation are taken if their shape and norms are right.
+    None when nothing can be trusted."""
+    from embedsearch.ann import load_hnsw
+
+    files = manifest.get("files") or {}
+    dim = int(manifest["encoder"]["dim"])
+    entry = files.get("vectors")
+    if entry and (folder / entry["file"]).is_file() and sha256_file(folder / entry["file"]) == entry["sha256"]:
+        return np.load(folder / entry["file"]), "kept the intact vectors file"
+    entry = files.get("hnsw")
+    if entry and (folder / entry["file"]).is_file() and sha256_file(folder / entry["file"]) == entry["sha256"]:
+        graph = load_hnsw(folder / entry["file"], dim, int(manifest["count"]), 10)
+        return _graph_vectors(graph), "restored the vectors from the HNSW graph"
+    if files:
+        return None, ""
+    generation = db_path.name.split("-")[1].split(".")[0]
+    try:
+        vectors = np.load(folder / f"vectors-{generation}.npy")
+        if vectors.shape == (n_rows, dim) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-3):
+            return vectors, f"kept vectors-{generation}.npy (right shape and norms; no manifest to check its digest)"
+    except (OSError, ValueError):
+        pass
+    try:
+        graph = load_hnsw(folder / f"hnsw-{generation}.bin", dim, n_rows, 10)
+        return _graph_vectors(graph), f"restored the vectors from hnsw-{generation}.bin"
+    except (EmbedsearchError, OSError):
+        return None, ""
+
+
+def _graph_vectors(graph) -> np.ndarray:
+    ids = np.arange(graph.get_current_count())
+    return np.asarray(graph.get_items(ids), dtype=np.float32)

@@ -1,0 +1,194 @@
+"""Crash safety, concurrent readers, full disks and read-only folders, damaged files."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from embedsearch.errors import EmbedsearchError
+from embedsearch.integrity import check, repair
+from embedsearch.store import Index
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def child(home: Path, name: str, rounds: int, *extra: str, **kw) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "tests.store_child", str(home), name, str(rounds), *extra],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+
+
+def assert_whole(home: Path, name: str) -> int:
+    """The index opens, and manifest, metadata, vectors and HNSW agree; returns the count."""
+    index = Index(home, name)
+    try:
+        rows = index.db.execute("SELECT COUNT(*) FROM items").fetchone()[0]
+        assert index.count == rows == index.vectors.shape[0] == index.hnsw.get_current_count()
+        ids, _ = index.hnsw.knn_query(np.asarray(index.vectors[:3]), k=1)
+        assert ids[:, 0].tolist() == [0, 1, 2]
+        names = {r[0].split("_")[1] for r in index.db.execute("SELECT name FROM items")}
+        assert len(names) == 1  # every row from the same generation, never a mix
+    finally:
+        index.close()
+    assert check(home, name).ok
+    return rows
+
+
+def test_fifty_kills_leave_a_whole_index(tmp_path):
+    """SIGKILL a writer at 50 random moments: the index is always the old or the new one."""
+    home, name = tmp_path / "home", "crash"
+    rng = random.Random(1234)
+    committed = 0
+    for _ in range(50):
+        proc = child(home, name, 1000)
+        time.sleep(rng.uniform(0.05, 1.2))
+        proc.send_signal(signal.SIGKILL)
+        out, _ = proc.communicate()
+        committed += out.count("wrote")
+        if (home / name / "manifest.json").exists():
+            assert_whole(home, name)
+    assert committed > 10  # the kills landed over many writes, not only at start-up
+    done = child(home, name, 1)  # a re-run after a kill finishes the job
+    assert done.wait(60) == 0
+    assert assert_whole(home, name) >= 500
+
+
+def test_readers_see_a_consistent_snapshot_during_updates(tmp_path):
+    home, name = tmp_path / "home", "busy"
+    assert child(home, name, 1).wait(60) == 0
+    writer = child(home, name, 25)
+    reads = 0
+    while writer.poll() is None:
+        assert_whole(home, name)  # never raises, never mixes generations
+        reads += 1
+    assert writer.returncode == 0 and reads > 5
+
+
+def test_second_writer_fails_fast_with_a_clear_message(tmp_path, cli):
+    from embedsearch.store import lock
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.py").write_text("def a():\n    return 1\n")
+    with lock(tmp_path / "home", "held"):
+        r = cli("--home", tmp_path / "home", "index", src, "--name", "held")
+    assert r.exit_code == 1 and "being written by another process" in r.output
+
+
+def test_full_disk_keeps_the_previous_index(tmp_path):
+    home, name = tmp_path / "home", "full"
+    assert child(home, name, 1).wait(60) == 0
+    before = (home / name / "manifest.json").read_text()
+    proc = child(home, name, 1, "40000")  # files may not grow past 40 kB: like a full disk
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert "cannot write index 'full'" in out and "previous version of the index is unchanged" in out
+    assert (home / name / "manifest.json").read_text() == before
+    assert assert_whole(home, name) >= 500
+    generation = json.loads(before)["generation"]
+    assert not list((home / name).glob(f"*-{generation + 1}.*"))  # partial files removed
+
+
+def test_read_only_folder_is_reported(tmp_path):
+    home, name = tmp_path / "home", "ro"
+    assert child(home, name, 1).wait(60) == 0
+    before = (home / name / "manifest.json").read_text()
+    folder = home / name
+    if os.geteuid() == 0:  # root writes through permissions: mount the folder read-only instead
+        if not shutil.which("unshare"):
+            pytest.skip("running as root without unshare: cannot make a read-only folder")
+        script = (f"mount --bind {folder} {folder} && mount -o remount,ro,bind {folder} && "
+                  f"exec {sys.executable} -m tests.store_child {home} {name} 1")
+        proc = subprocess.Popen(["unshare", "-m", "sh", "-c", script], cwd=ROOT, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+    else:
+        folder.chmod(0o555)
+        proc = child(home, name, 1)
+    out, _ = proc.communicate(timeout=60)
+    folder.chmod(0o755)
+    if "mount:" in out or "unshare:" in out:
+        pytest.skip(f"cannot mount a read-only folder here: {out.strip()}")
+    assert proc.returncode == 1 and "cannot write index 'ro'" in out
+    assert "Read-only file system" in out or "Permission denied" in out
+    assert (home / name / "manifest.json").read_text() == before
+    assert_whole(home, name)
+
+
+def test_check_and_repair_damaged_files(tmp_path, cli):
+    home, name = tmp_path / "home", "dmg"
+    assert child(home, name, 1).wait(60) == 0
+    count = assert_whole(home, name)
+    manifest = json.loads((home / name / "manifest.json").read_text())
+
+    vectors = home / name / manifest["files"]["vectors"]["file"]
+    data = bytearray(vectors.read_bytes())
+    data[len(data) // 2] ^= 0x40  # one flipped bit
+    vectors.write_bytes(bytes(data))
+    with pytest.raises(EmbedsearchError, match="does not match its digest"):
+        Index(home, name)
+    r = cli("--home", home, "check", name)
+    assert r.exit_code == 1 and "vectors file" in r.output and "corrupted" in r.output
+    r = cli("--home", home, "repair", name)
+    assert r.exit_code == 0 and "restored the vectors from the HNSW graph" in r.output
+    assert assert_whole(home, name) == count
+
+    manifest = json.loads((home / name / "manifest.json").read_text())
+    graph = home / name / manifest["files"]["hnsw"]["file"]
+    graph.write_bytes(graph.read_bytes()[: graph.stat().st_size // 3])  # truncated
+    r = cli("--home", home, "search", name, "anything")
+    assert r.exit_code == 1 and "truncated" in r.output and "Traceback" not in r.output
+    done = repair(home, name)
+    assert done["vectors"] == "kept the intact vectors file" and assert_whole(home, name) == count
+
+    (home / name / "manifest.json").write_text("{garbage")
+    assert not check(home, name).ok
+    done = repair(home, name)  # the manifest is rebuilt from what the metadata DB remembers
+    assert done["items"] == count and assert_whole(home, name) == count
+    r = cli("--home", home, "check", name, "--recall", "--json")
+    report = json.loads(r.output)
+    assert r.exit_code == 0 and report["ok"] and report["facts"]["recall@10"] >= 0.9
+
+
+def test_killing_the_real_index_command_then_rerunning(tmp_path):
+    """SIGKILL `embedsearch index` (real encoder) during a build and during an update."""
+    from tests.conftest import copy_stdlib
+
+    corpus = copy_stdlib(tmp_path / "src", ["textwrap.py", "shlex.py"])
+    home = tmp_path / "home"
+    cmd = [sys.executable, "-m", "embedsearch", "--home", str(home), "index", str(corpus), "--name", "k", "--json"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    for delay in (4.0, 9.0):  # during model loading, during embedding
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.kill()
+        proc.wait()
+        if (home / "k" / "manifest.json").exists():
+            assert check(home, "k").ok
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    first = json.loads(done.stdout)
+    assert first["chunks"] > 20 and check(home, "k").ok
+
+    text = (corpus / "shlex.py").read_text()
+    (corpus / "shlex.py").write_text(text + "\n\ndef brand_new_helper():\n    return 42\n")
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    time.sleep(7.0)
+    proc.kill()
+    proc.wait()
+    assert check(home, "k").ok  # the old generation or the new one, whole
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0
+    rerun = json.loads(done.stdout)
+    assert rerun["up_to_date"] or (rerun["added"] >= 1 and rerun["embedded"] <= rerun["added"] + rerun["changed"])
+    index = Index(home, "k")
+    assert "brand_new_helper" in {i.name for i in index.all_items()}
+    index.close()
