@@ -192,3 +192,36 @@ def test_killing_the_real_index_command_then_rerunning(tmp_path):
     index = Index(home, "k")
     assert "brand_new_helper" in {i.name for i in index.all_items()}
     index.close()
+
+
+def test_odd_queries_get_answers_or_one_line(stdlib_index, cli):
+    home, name, _ = stdlib_index
+    for query in ("😀🔥 delete", "удалить каталог рекурсивно", "删除目录", "x" * 100_000, "def f(:\n\t\x00"):
+        r = cli("--home", home, "search", name, query, "-k", "3", "--json")
+        assert r.exit_code == 0 and len(r.output.splitlines()) == 3
+    for query in ("", "   \n\t "):
+        r = cli("--home", home, "search", name, query)
+        assert r.exit_code == 1 and r.output.strip().endswith("empty query: say what you are looking for")
+
+
+def test_strange_files_are_handled_and_counted(tmp_path, cli):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "ok.py").write_text("def fine():\n    return 'fine'\n")
+    (src / "nul.py").write_bytes(b"def a():\n    return 1\n" + b"\x00" * 10)
+    (src / "longline.js").write_text("var x = '" + "a" * 200_000 + "';\n")
+    (src / "crlf.py").write_bytes(b"def windows():\r\n\treturn 'crlf'\r\n")
+    (src / "dangling.py").symlink_to(tmp_path / "nowhere.py")
+    (src / "loop").symlink_to(src)
+    os.mkfifo(src / "pipe.py")
+    (src / "big.md").write_text("# big\n" + "word " * 300_000)
+    r = cli("--home", tmp_path / "home", "index", src, "--name", "odd", "--json")
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.output)
+    assert summary["files_read"] == 3  # ok.py, longline.js, crlf.py
+    assert summary["skipped"] == {"binary": 1, "broken link or unreadable": 1, "symlinked folder (not followed)": 1,
+                                  "not a regular file": 1, "larger than 1,000,000 bytes": 1}
+    rows = [json.loads(x) for x in cli("--home", tmp_path / "home", "search", "odd", "windows", "--json").output.splitlines()]
+    assert {"fine", "windows"} <= {x["name"] for x in rows}
+    long = next(x for x in rows if x["path"].endswith("longline.js"))
+    assert len(long["text"]) > 200_000  # stored whole, though the encoder read only its start
