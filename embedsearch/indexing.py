@@ -20,10 +20,12 @@ import numpy as np
 from embedsearch.ann import HnswParams
 from embedsearch.chunking import Chunk, chunk_text
 from embedsearch.errors import EmbedsearchError
+from embedsearch.representation import NAMED, REPRESENTATIONS, embed_hash, embed_text
 from embedsearch.store import MANIFEST, Index, check_name, lock, read_manifest, write_generation
 from embedsearch.walk import MAX_FILE_BYTES, discover
 
 Progress = Callable[[int], Callable[[int], None]]  # progress(total) -> advance(n)
+LEXICAL_WEIGHT = 0.3  # BM25 share in the fused score (bench/README.md, "Search quality")
 
 
 @dataclass
@@ -56,11 +58,6 @@ class IndexSummary:
         d["seconds"] = round(self.seconds, 2)
         d["embed_seconds"] = round(self.embed_seconds, 2)
         return d
-
-
-def embed_text(chunk: Chunk) -> str:
-    """The text the encoder sees for a chunk."""
-    return chunk.text
 
 
 def read_source(path: Path, summary: IndexSummary, skipped: Counter) -> str | None:
@@ -110,9 +107,11 @@ def collect_chunks(paths: list[str], text_field: str, max_file_bytes: int, exclu
 def build_index(name: str, paths: list[str] | None, home: Path, model: str | None = None,
                 text_field: str = "text", max_file_bytes: int = MAX_FILE_BYTES,
                 exclude: list[str] | None = None, rebuild: bool = False,
-                hnsw: HnswParams = HnswParams(), progress: Progress | None = None) -> IndexSummary:
+                hnsw: HnswParams = HnswParams(), progress: Progress | None = None,
+                representation: str = NAMED, lexical_weight: float = LEXICAL_WEIGHT) -> IndexSummary:
     """Create or update the index `name` from `paths` (or, when None, the paths it was
-    last built from). Returns what was done."""
+    last built from). `representation` and `lexical_weight` (0 turns BM25 fusion off) are
+    the search-quality levers measured in bench/README.md. Returns what was done."""
     from embedsearch.encoders import canonical_name, get_encoder
 
     check_name(name)
@@ -130,8 +129,11 @@ def build_index(name: str, paths: list[str] | None, home: Path, model: str | Non
         sources = previous.manifest["sources"]
     else:
         raise EmbedsearchError("give at least one PATH to index")
+    if representation not in REPRESENTATIONS:
+        raise EmbedsearchError(f"unknown representation {representation!r} (choose from {', '.join(REPRESENTATIONS)})")
     options = previous.manifest.get("options", {}) if previous is not None and not paths else {
-        "text_field": text_field, "max_file_bytes": max_file_bytes, "exclude": list(exclude or [])}
+        "text_field": text_field, "max_file_bytes": max_file_bytes, "exclude": list(exclude or []),
+        "representation": representation, "lexical_weight": lexical_weight}
 
     chunks = collect_chunks(sources, options["text_field"], options["max_file_bytes"], options["exclude"], summary)
     if not chunks:
@@ -139,7 +141,8 @@ def build_index(name: str, paths: list[str] | None, home: Path, model: str | Non
         raise EmbedsearchError(f"no text to index under {', '.join(sources)} ({skipped})")
     summary.chunks = len(chunks)
 
-    same_rows = _diff(previous, chunks, summary)
+    hashes = [embed_hash(c, options["representation"]) for c in chunks]
+    same_rows = _diff(previous, chunks, hashes, summary)
     if same_rows and previous.manifest.get("sources") == sources:
         summary.up_to_date = True  # decided without loading the encoder: seconds saved
         summary.seconds = time.perf_counter() - started
@@ -148,9 +151,9 @@ def build_index(name: str, paths: list[str] | None, home: Path, model: str | Non
 
     encoder = get_encoder(model or (previous.manifest["encoder"]["name"] if previous is not None else None))
     old = _old_vectors(previous, encoder.info.digest)
-    vectors = _embed(chunks, encoder, old, summary, progress)
-    rows = [(c.path, c.start_line, c.end_line, c.kind, c.name, c.content_hash, c.text,
-             json.dumps(c.meta, ensure_ascii=False, default=str)) for c in chunks]
+    vectors = _embed(chunks, hashes, options["representation"], encoder, old, summary, progress)
+    rows = [(c.path, c.start_line, c.end_line, c.kind, c.name, h, c.text,
+             json.dumps(c.meta, ensure_ascii=False, default=str)) for c, h in zip(chunks, hashes)]
     manifest = {
         "kind": "code",
         "encoder": encoder.info.as_dict(),
@@ -196,10 +199,10 @@ def _keys(items) -> dict[tuple, str]:
     return out
 
 
-def _diff(previous: Index | None, chunks: list[Chunk], summary: IndexSummary) -> bool:
+def _diff(previous: Index | None, chunks: list[Chunk], hashes: list[str], summary: IndexSummary) -> bool:
     """Count added, changed, removed and unchanged chunks; True when the stored rows are
     exactly these chunks (same text at the same lines), so there is nothing to write."""
-    rows = [(c.path, c.start_line, c.end_line, c.kind, c.name, c.content_hash) for c in chunks]
+    rows = [(c.path, c.start_line, c.end_line, c.kind, c.name, h) for c, h in zip(chunks, hashes)]
     old_rows = [] if previous is None else [tuple(r) for r in previous.db.execute(
         "SELECT path, start_line, end_line, kind, name, hash FROM items ORDER BY id")]
     new = _keys((r[0], r[3], r[4], r[5]) for r in rows)
@@ -211,17 +214,17 @@ def _diff(previous: Index | None, chunks: list[Chunk], summary: IndexSummary) ->
     return previous is not None and rows == old_rows
 
 
-def _embed(chunks: list[Chunk], encoder, old: dict | None, summary: IndexSummary,
-           progress: Progress | None) -> np.ndarray:
-    """Vectors for all chunks: reused where the text is unchanged, each distinct new text
-    embedded once."""
+def _embed(chunks: list[Chunk], hashes: list[str], representation: str, encoder, old: dict | None,
+           summary: IndexSummary, progress: Progress | None) -> np.ndarray:
+    """Vectors for all chunks: reused where the embedded text is unchanged, each distinct
+    new text embedded once."""
     vectors = np.zeros((len(chunks), encoder.info.dim), dtype=np.float32)
     todo: dict[str, list[int]] = {}
-    for i, c in enumerate(chunks):
-        if old is not None and c.content_hash in old:
-            vectors[i] = old[c.content_hash]
+    for i, (c, h) in enumerate(zip(chunks, hashes)):
+        if old is not None and h in old:
+            vectors[i] = old[h]
         else:
-            todo.setdefault(embed_text(c), []).append(i)
+            todo.setdefault(embed_text(c, representation), []).append(i)
     texts = list(todo)
     if texts:
         summary.truncated = sum(n > encoder.info.max_seq_length for n in encoder.token_counts(texts))

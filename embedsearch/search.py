@@ -15,6 +15,7 @@ import numpy as np
 
 from embedsearch.ann import exact_query, hnsw_query
 from embedsearch.errors import EmbedsearchError
+from embedsearch.representation import lexical_query
 from embedsearch.store import Index, Item
 
 
@@ -31,6 +32,7 @@ class Hit:
     text: str
     meta: dict
     display: str = ""
+    cosine: float = 0.0  # the dense part of `score` (equal to it when no lexical fusion)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -80,36 +82,73 @@ def query_encoder_for(built: dict, model: str | None = None, index_name: str = "
 
 def nearest(index: Index, vectors: np.ndarray, k: int, exact: bool = False,
             exclude: set[int] | None = None) -> list[list[Hit]]:
-    """Top-k hits per query vector, optionally leaving out some item ids."""
-    if k < 1:
-        raise EmbedsearchError("k must be at least 1")
-    extra = len(exclude or ())
-    if exact:
-        ids, scores = exact_query(index.vectors, vectors, k + extra)
-    else:
-        ids, scores = hnsw_query(index.hnsw, vectors, k + extra)
+    """Top-k hits by cosine per query vector, optionally leaving out some item ids."""
+    _check_k(k)
+    exclude = exclude or set()
+    ids, scores = _dense(index, vectors, k + len(exclude), exact)
     out = []
-    for row_ids, row_scores in zip(ids, scores):
-        keep = [(int(i), float(s)) for i, s in zip(row_ids, row_scores) if int(i) not in (exclude or ())][:k]
-        items = index.items([i for i, _ in keep])
-        sources = index.manifest.get("sources", [])
-        out.append([_hit(rank, score, item, sources)
-                    for rank, ((_, score), item) in enumerate(zip(keep, items), 1)])
+    for row_ids, row_scores in zip(ids.tolist(), scores.tolist()):
+        ranked = [(i, s, s) for i, s in zip(row_ids, row_scores) if i not in exclude][:k]
+        out.append(_hits(index, ranked))
     return out
 
 
+def hybrid(index: Index, query: str, vector: np.ndarray, k: int, weight: float, exact: bool = False,
+           pool: int = 100) -> list[Hit]:
+    """Top-k by cosine + weight × BM25 (scaled so the best lexical match scores 1).
+
+    Candidates are the `pool` best of each ranking; a lexical candidate the dense search
+    did not return gets its exact cosine from the stored vector."""
+    _check_k(k)
+    ids, scores = _dense(index, vector[None, :], max(pool, k), exact)
+    cosine = dict(zip(ids[0].tolist(), scores[0].tolist()))
+    fts = lexical_query(query)
+    lexical = index.lexical(fts, pool) if fts else []
+    best = max((s for _, s in lexical), default=0.0) or 1.0
+    bm25 = {i: s / best for i, s in lexical}
+    for i in bm25:
+        if i not in cosine:
+            cosine[i] = float(np.dot(index.vectors[i], vector))
+    fused = sorted(((i, c + weight * bm25.get(i, 0.0), c) for i, c in cosine.items()), key=lambda t: -t[1])
+    return _hits(index, fused[:k])
+
+
 def search(home: Path, name: str, queries: list[str], k: int = 10, exact: bool = False,
-           model: str | None = None) -> list[list[Hit]]:
-    """Ranked hits for each query, in the order given."""
+           model: str | None = None, lexical_weight: float | None = None) -> list[list[Hit]]:
+    """Ranked hits for each query, in the order given. The index decides how dense and
+    lexical scores are fused unless `lexical_weight` says otherwise (0: dense only)."""
     queries = [q.strip() for q in queries]
     if not queries or any(not q for q in queries):
         raise EmbedsearchError("empty query: say what you are looking for")
+    _check_k(k)
     index = Index(home, name)
     try:
-        encoder = query_encoder(index, model)
-        return nearest(index, encoder.encode(queries), k, exact)
+        vectors = query_encoder(index, model).encode(queries)
+        weight = index.manifest["options"].get("lexical_weight", 0.0) if lexical_weight is None else lexical_weight
+        if weight <= 0:
+            return nearest(index, vectors, k, exact)
+        return [hybrid(index, q, v, k, weight, exact) for q, v in zip(queries, vectors)]
     finally:
         index.close()
+
+
+def _check_k(k: int) -> None:
+    if k < 1:
+        raise EmbedsearchError("k must be at least 1")
+
+
+def _dense(index: Index, vectors: np.ndarray, n: int, exact: bool) -> tuple[np.ndarray, np.ndarray]:
+    if exact:
+        return exact_query(index.vectors, vectors, n)
+    return hnsw_query(index.hnsw, vectors, n)
+
+
+def _hits(index: Index, ranked: list[tuple[int, float, float]]) -> list[Hit]:
+    """Hits for (id, score, cosine) triples, best first."""
+    items = index.items([i for i, _, _ in ranked])
+    sources = index.manifest.get("sources", [])
+    return [_hit(rank, score, cos, item, sources)
+            for rank, ((_, score, cos), item) in enumerate(zip(ranked, items), 1)]
 
 
 def similar(home: Path, name: str, path: str | None = None, line: int | None = None,
@@ -131,12 +170,12 @@ def similar(home: Path, name: str, path: str | None = None, line: int | None = N
         if item is None:
             raise EmbedsearchError(f"no indexed chunk of {path} contains line {line}")
         vector = np.asarray(index.vectors[item.id])[None, :]
-        source = _hit(0, 1.0, item, index.manifest.get("sources", []))
+        source = _hit(0, 1.0, 1.0, item, index.manifest.get("sources", []))
         return source, nearest(index, vector, k, exact, exclude={item.id})[0]
     finally:
         index.close()
 
 
-def _hit(rank: int, score: float, item: Item, sources: list[str]) -> Hit:
+def _hit(rank: int, score: float, cosine: float, item: Item, sources: list[str]) -> Hit:
     return Hit(rank, round(score, 4), item.id, item.path, item.start_line, item.end_line,
-               item.kind, item.name, item.text, item.meta, display_path(item.path, sources))
+               item.kind, item.name, item.text, item.meta, display_path(item.path, sources), round(cosine, 4))

@@ -30,9 +30,11 @@ from pathlib import Path
 import numpy as np
 
 from embedsearch.errors import EmbedsearchError, unknown
+from embedsearch.representation import lexical_fields
 
-FORMAT = 1
+FORMAT = 2  # 2: items DB gained the `lexical` FTS5 table
 MANIFEST = "manifest.json"
+NAME_WEIGHT = 5.0  # BM25 weight of the name column against path and body (bench/README.md)
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 SCHEMA = """
@@ -49,6 +51,7 @@ CREATE TABLE items (
 );
 CREATE INDEX items_by_path ON items (path, start_line);
 CREATE TABLE info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE VIRTUAL TABLE lexical USING fts5 (name, path, body, content='');
 """
 
 
@@ -94,9 +97,10 @@ def read_manifest(home: Path, name: str, kind: str | None = "code") -> dict:
         raise EmbedsearchError(f"index {name!r} is damaged: {path} is not valid JSON ({exc})") from None
     if not isinstance(manifest, dict) or "format" not in manifest:
         raise EmbedsearchError(f"index {name!r} is damaged: {path} is not an embedsearch manifest")
-    if manifest["format"] != FORMAT:
+    if manifest.get("kind") == "code" and manifest["format"] != FORMAT:
         raise EmbedsearchError(
-            f"index {name!r} has format {manifest['format']}, this version reads format {FORMAT}; rebuild it"
+            f"index {name!r} has format {manifest['format']}, this version reads format {FORMAT}; "
+            f"rebuild it with `embedsearch index PATH... --name {name} --rebuild`"
         )
     if kind and manifest.get("kind") != kind:
         raise EmbedsearchError(f"{name!r} is a {manifest.get('kind')} model, not a {kind} index")
@@ -200,6 +204,13 @@ class Index:
         if missing:
             raise EmbedsearchError(f"index {self.name!r} is damaged: no metadata for item ids {missing[:5]}")
         return [by_id[int(i)] for i in ids]
+
+    def lexical(self, fts_query: str, limit: int) -> list[tuple[int, float]]:
+        """(item id, BM25 score, higher is better) for an FTS5 query; names weigh most."""
+        rows = self.db.execute(
+            f"SELECT rowid, bm25(lexical, {NAME_WEIGHT}, 1.0, 1.0) AS s FROM lexical WHERE lexical MATCH ? "
+            "ORDER BY s LIMIT ?", (fts_query, limit)).fetchall()
+        return [(int(r[0]), -float(r[1])) for r in rows]
 
     def all_items(self) -> list[Item]:
         return [_item(r) for r in self.db.execute("SELECT * FROM items ORDER BY id")]
@@ -349,6 +360,8 @@ def _write_items(path: Path, items: list[tuple], described: dict) -> None:
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             ((i, *row) for i, row in enumerate(items)),
         )
+        db.executemany("INSERT INTO lexical (rowid, name, path, body) VALUES (?, ?, ?, ?)",
+                       ((i, *lexical_fields(row[0], row[4], row[6])) for i, row in enumerate(items)))
         db.commit()
     finally:
         db.close()

@@ -59,15 +59,17 @@ def test_evaluate_on_real_modules_matches_an_independent_count(tmp_path, home, c
     expected_queries = 0
     for f in corpus.glob("*.py"):
         expected_queries += len(strip_docstrings(f.read_text())[1])
-    report = evaluate([str(corpus)], home=home, index_name="cs", misses=3)
+    (report,) = evaluate([str(corpus)], home=home, index_name="cs", misses=3)
     assert report.queries == expected_queries > 10
     assert 0 < report.recall_at_1 <= report.mrr_at_10 <= report.recall_at_10 <= 1
     assert report.candidates > report.queries
-    exact = evaluate([str(corpus)], home=home, index_name="cs", exact=True)
+    (exact,) = evaluate([str(corpus)], home=home, index_name="cs", exact=True)
     assert abs(exact.mrr_at_10 - report.mrr_at_10) < 0.02  # HNSW loses (almost) nothing
-    r = cli("eval", "codesearch", corpus, "--index", "cs", "--json")
+    r = cli("eval", "codesearch", corpus, "--index", "cs", "--json", "--baseline")
     assert r.exit_code == 0
-    data = json.loads(r.output.splitlines()[-1])
-    assert data["queries"] == expected_queries and data["mrr_at_10"] == report.mrr_at_10
-    r = cli("eval", "codesearch", corpus, "--index", "cs")
-    assert "MRR@10" in r.output and "Recall@10" in r.output
+    baseline, default = (json.loads(line) for line in r.output.splitlines()[-2:])
+    assert baseline["representation"] == "plain" and baseline["lexical_weight"] == 0
+    assert default["queries"] == expected_queries and default["mrr_at_10"] == report.mrr_at_10
+    assert default["mrr_at_10"] > baseline["mrr_at_10"]
+    r = cli("eval", "codesearch", corpus, "--index", "cs", "--baseline")
+    assert "MRR@10" in r.output and "over the baseline" in r.output

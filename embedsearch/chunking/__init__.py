@@ -7,7 +7,6 @@ installed grammar), `text` (Markdown and prose), `records` (JSONL/CSV rows) and
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,11 +26,6 @@ class Chunk:
     name: str
     text: str
     meta: dict = field(default_factory=dict)
-
-    @property
-    def content_hash(self) -> str:
-        """What decides whether a chunk must be embedded again after a re-run."""
-        return hashlib.sha256(self.text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 PYTHON_SUFFIXES = {".py", ".pyi"}

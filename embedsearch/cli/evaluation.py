@@ -20,25 +20,33 @@ def eval_group() -> None:
 @click.option("--include-tests", is_flag=True, help="Also use test folders and test_*.py files.")
 @click.option("--exact", is_flag=True, help="Brute-force search instead of HNSW.")
 @click.option("--misses", type=click.IntRange(min=0), default=0, help="Show this many queries whose target was missed.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@click.option("--baseline", is_flag=True, help="Also measure plain dense search (code as-is, cosine) in the same run.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per method.")
 @click.pass_obj
-def codesearch_cmd(obj, paths, model, index_name, include_tests, exact, misses, as_json):
+def codesearch_cmd(obj, paths, model, index_name, include_tests, exact, misses, baseline, as_json):
     """CodeSearchNet-style quality on Python code under PATHS: docstrings are the queries,
     the code with docstrings removed is what gets searched."""
-    from embedsearch.evaluate.codesearch import evaluate
+    from embedsearch.evaluate.codesearch import BASELINE, DEFAULT, evaluate
 
+    methods = (BASELINE, DEFAULT) if baseline else (DEFAULT,)
     with progress_bar("embedding corpus") as progress:
-        report = evaluate(list(paths), home=obj["home"], index_name=index_name, model=model, exact=exact,
-                          include_tests=include_tests, progress=None if as_json else progress, misses=misses)
+        reports = evaluate(list(paths), home=obj["home"], index_name=index_name, model=model, exact=exact,
+                           include_tests=include_tests, progress=None if as_json else progress, misses=misses,
+                           methods=methods)
     if as_json:
-        json_lines([report.as_dict()])
+        json_lines(r.as_dict() for r in reports)
         return
-    rows = [[str(report.queries), str(report.candidates), f"{report.mrr_at_10:.3f}",
-             f"{report.recall_at_1:.3f}", f"{report.recall_at_10:.3f}", f"{report.seconds:.0f} s"]]
-    console().print(table(f"code search ({report.encoder}{', exact' if exact else ''})",
-                          ["queries", "candidates", "MRR@10", "Recall@1", "Recall@10", "time"], rows))
-    for m in report.misses:
-        console().print(f"missed: {m['query']!r} -> wanted {m['wanted']}, got {', '.join(m['got'])}")
+    first = reports[0]
+    rows = [[r.method, f"{r.mrr_at_10:.3f}", f"{r.recall_at_1:.3f}", f"{r.recall_at_10:.3f}", f"{r.seconds:.0f} s"]
+            for r in reports]
+    out = console()
+    out.print(table(f"code search: {first.queries} queries, {first.candidates} candidates ({first.encoder}"
+                    f"{', exact' if exact else ''})", ["method", "MRR@10", "Recall@1", "Recall@10", "time"], rows))
+    if baseline and first.mrr_at_10 > 0:
+        out.print(f"MRR@10 {100 * (reports[1].mrr_at_10 / first.mrr_at_10 - 1):+.1f}% over the baseline")
+    for r in reports:
+        for m in r.misses:
+            out.print(f"missed ({r.method}): {m['query']!r} -> wanted {m['wanted']}, got {', '.join(m['got'])}")
 
 
 def register(main: click.Group) -> None:

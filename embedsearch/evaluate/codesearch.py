@@ -16,10 +16,13 @@ from pathlib import Path
 
 from embedsearch.chunking.python import definitions
 from embedsearch.errors import EmbedsearchError
+from embedsearch.indexing import LEXICAL_WEIGHT
+from embedsearch.representation import NAMED, PLAIN
 from embedsearch.walk import discover
 
 TEST_PATTERNS = ["test/", "tests/", "test_*.py", "*_test.py", "site-packages/"]
 MIN_QUERY_WORDS = 3
+DEFAULT_LABEL = "default"
 
 
 @dataclass
@@ -40,6 +43,9 @@ class CodeSearchReport:
     seconds: float
     encoder: str
     exact: bool
+    method: str = DEFAULT_LABEL
+    representation: str = ""
+    lexical_weight: float = 0.0
     misses: list[dict] = field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -106,38 +112,71 @@ def prepare_corpus(paths: list[str], workdir: Path, include_tests: bool = False)
     return queries
 
 
+@dataclass(frozen=True)
+class Method:
+    """One way of searching: how chunks are represented and how much BM25 is fused in."""
+
+    label: str
+    representation: str
+    lexical_weight: float
+
+
+DEFAULT = Method(DEFAULT_LABEL, NAMED, LEXICAL_WEIGHT)
+BASELINE = Method("baseline (plain dense)", PLAIN, 0.0)
+
+
 def evaluate(paths: list[str], home: Path | None = None, index_name: str | None = None,
              model: str | None = None, k: int = 10, exact: bool = False, include_tests: bool = False,
-             progress=None, misses: int = 0) -> CodeSearchReport:
-    """Index the docstring-free corpus (in a temporary home unless `index_name` names one
-    to keep, which makes re-runs cheap) and score every docstring query."""
+             progress=None, misses: int = 0, methods: tuple[Method, ...] = (DEFAULT,)) -> list[CodeSearchReport]:
+    """Index the docstring-free corpus once per representation (in a temporary home unless
+    `index_name` names one to keep, which makes re-runs cheap) and score every docstring
+    query with each method. One report per method, in the order given."""
     from embedsearch.indexing import build_index
-    from embedsearch.search import nearest, query_encoder
     from embedsearch.store import Index
 
-    started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="embedsearch-eval-") as tmp:
         corpus = Path(tmp) / "corpus"
         queries = prepare_corpus(paths, corpus, include_tests)
         if not queries:
             raise EmbedsearchError(f"no documented Python functions under {', '.join(paths)}")
         eval_home = home if index_name else Path(tmp) / "home"
-        name = index_name or "codesearch"
-        build_index(name, [str(corpus)], eval_home, model=model, rebuild=False, progress=progress)
-        index = Index(eval_home, name)
-        try:
-            targets: dict[tuple[str, str], set[int]] = {}
-            for row in index.db.execute("SELECT id, path, name FROM items WHERE kind IN ('function', 'method')"):
-                targets.setdefault((row[1], row[2]), set()).add(row[0])
-            encoder = query_encoder(index)
-            hits = nearest(index, encoder.encode([q.text for q in queries]), k, exact)
-            mrr, r1, rk, missed = _score(queries, hits, targets, k, misses)
-            candidates = index.count
-        finally:
-            index.close()
-    return CodeSearchReport([str(p) for p in paths], len(queries), candidates, mrr, r1, rk,
-                            seconds=round(time.perf_counter() - started, 1), encoder=encoder.name,
-                            exact=exact, misses=missed)
+        reports = []
+        for method in methods:
+            started = time.perf_counter()
+            name = f"{index_name or 'codesearch'}-{method.representation}"
+            build_index(name, [str(corpus)], eval_home, model=model, progress=progress,
+                        representation=method.representation, lexical_weight=method.lexical_weight)
+            index = Index(eval_home, name)
+            try:
+                hits, encoder_name = _answer(index, queries, k, exact, method.lexical_weight)
+                mrr, r1, rk, missed = _score(queries, hits, _targets(index), k, misses)
+                candidates = index.count
+            finally:
+                index.close()
+            reports.append(CodeSearchReport(
+                [str(p) for p in paths], len(queries), candidates, mrr, r1, rk,
+                seconds=round(time.perf_counter() - started, 1), encoder=encoder_name, exact=exact,
+                method=method.label, representation=method.representation,
+                lexical_weight=method.lexical_weight, misses=missed))
+    return reports
+
+
+def _targets(index) -> dict[tuple[str, str], set[int]]:
+    targets: dict[tuple[str, str], set[int]] = {}
+    for row in index.db.execute("SELECT id, path, name FROM items WHERE kind IN ('function', 'method')"):
+        targets.setdefault((row[1], row[2]), set()).add(row[0])
+    return targets
+
+
+def _answer(index, queries: list[Query], k: int, exact: bool, weight: float):
+    """The hits for every query, ranked as `embedsearch search` ranks them."""
+    from embedsearch.search import hybrid, nearest, query_encoder
+
+    encoder = query_encoder(index)
+    vectors = encoder.encode([q.text for q in queries])
+    if weight <= 0:
+        return nearest(index, vectors, k, exact), encoder.name
+    return [hybrid(index, q.text, v, k, weight, exact) for q, v in zip(queries, vectors)], encoder.name
 
 
 def _score(queries: list[Query], hits, targets, k: int, misses: int):
