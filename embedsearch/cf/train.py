@@ -113,10 +113,15 @@ def fit(
         raise EmbedsearchError("no training ratings")
     # Weight decay drives unused factors towards zero; denormal floats there make CPU
     # arithmetic tens of times slower, so flush them (restored on the way out).
+    # One thread: these steps are too small to split, and spare threads spin-wait badly
+    # when the machine is busy (epochs went from 1.4 s to 57 s under load).
     flushed = torch.set_flush_denormal(True)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     try:
         return _fit(train, valid, options, on_epoch, top_n)
     finally:
+        torch.set_num_threads(threads)
         if flushed:
             torch.set_flush_denormal(False)
 
