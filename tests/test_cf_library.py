@@ -167,10 +167,10 @@ def test_training_is_reproducible(synthetic):
                               result.model.item_factors.weight.detach().numpy())
 
 
-@pytest.mark.parametrize("kind", ["dot", "nn"])
-def test_other_models_learn_the_synthetic_matrix(synthetic, kind):
+@pytest.mark.parametrize("kind, reg", [("dot", 0.0), ("nn", 0.0), ("bias", 0.01)])
+def test_other_models_learn_the_synthetic_matrix(synthetic, kind, reg):
     _, train, valid, *_ = synthetic
-    res = fit(train, valid, TrainOptions(**{**vars(SYN_OPTS), "model": kind}), top_n=False)
+    res = fit(train, valid, TrainOptions(**{**vars(SYN_OPTS), "model": kind, "reg": reg}), top_n=False)
     baseline = rmse(np.full(len(valid), train.ratings.mean()), valid.ratings)
     assert res.metrics["rmse"] < 0.6 * baseline
     assert predict(res.model, valid).shape == (len(valid),)
@@ -191,6 +191,8 @@ def test_bad_options_are_user_errors(synthetic):
     _, train, valid, *_ = synthetic
     with pytest.raises(EmbedsearchError, match="--factors"):
         fit(train, valid, TrainOptions(factors=0))
+    with pytest.raises(EmbedsearchError, match="must not be negative"):
+        fit(train, valid, TrainOptions(reg=-1))
     with pytest.raises(EmbedsearchError, match="unknown model"):
         fit(train, valid, TrainOptions(model="svd"))
 
