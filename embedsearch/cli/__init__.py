@@ -64,9 +64,9 @@ def main(ctx: click.Context, home: str | None, debug: bool) -> None:
 
 
 def _register() -> None:
-    from embedsearch.cli import evaluation, indexes
+    from embedsearch.cli import cf, evaluation, indexes
 
-    for module in (indexes, evaluation):
+    for module in (indexes, evaluation, cf):
         module.register(main)
 
 

@@ -1,0 +1,205 @@
+"""Looking inside a trained model: biases, similar movies, recommendations, PCA, one-hot.
+
+Each function takes a loaded SavedModel and returns plain data (dicts of lists and numbers)
+that the CLI renders as a table or JSON.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from embedsearch.cf.foldin import fold_in, predict_all
+from embedsearch.cf.lookup import resolve, resolve_user
+from embedsearch.cf.saved import SavedModel
+from embedsearch.errors import EmbedsearchError
+
+
+def _y_range(saved: SavedModel) -> tuple[float, float] | None:
+    return tuple(saved.manifest["options"]["y_range"]) if saved.kind == "bias" else None
+
+
+def _item_bias(saved: SavedModel) -> np.ndarray | None:
+    if saved.kind != "bias":
+        return None
+    return saved.model.item_bias.weight.detach().numpy()[:, 0]
+
+
+def biases(saved: SavedModel, n: int = 10) -> dict:
+    """Movies with the lowest and highest learned bias: liked or disliked whoever watches."""
+    b = _item_bias(saved)
+    if b is None:
+        raise EmbedsearchError(f"model {saved.name!r} is a {saved.kind!r} model, which has no biases; train with --model bias")
+    order = np.argsort(b, kind="stable")
+    pick = lambda rows: [{"title": saved.item_keys[r], "bias": float(b[r]), "ratings": int(saved.item_counts[r])} for r in rows]
+    return {"lowest": pick(order[:n]), "highest": pick(order[::-1][:n])}
+
+
+def similar(saved: SavedModel, title: str, n: int = 10) -> dict:
+    """Nearest movies by cosine over item factors, from the saved HNSW index."""
+    from embedsearch.ann import hnsw_query, normalise
+
+    if n < 1:
+        raise EmbedsearchError(f"-n must be at least 1, got {n}")
+    row = resolve(title, saved.item_keys)
+    factors = normalise(saved.item_factors())
+    ids, scores = hnsw_query(saved.item_index(), factors[row : row + 1], n + 1)
+    results = [
+        {"title": saved.item_keys[i], "cosine": float(s), "ratings": int(saved.item_counts[i])}
+        for i, s in zip(ids[0], scores[0]) if i != row
+    ][:n]
+    return {"query": saved.item_keys[row], "results": results}
+
+
+def parse_rates(rates: list[str]) -> list[tuple[str, float]]:
+    """'Title=5' strings as (title, rating); the last '=' splits, so titles may contain '='."""
+    out = []
+    for text in rates:
+        title, sep, value = text.rpartition("=")
+        if not sep or not title.strip():
+            raise EmbedsearchError(f"--rate expects TITLE=RATING, got {text!r}")
+        try:
+            out.append((title.strip(), float(value)))
+        except ValueError:
+            raise EmbedsearchError(f"--rate {text!r}: rating {value!r} is not a number") from None
+    return out
+
+
+def recommend(
+    saved: SavedModel, user: str | None = None, rates: list[str] | None = None, n: int = 10, ridge: float = 1.0
+) -> dict:
+    """Top-n movies the user has not rated, with predicted ratings.
+
+    A known user (`user`) is scored by the model; a new user given as `rates` is folded in
+    first (ridge least squares against the fixed item factors), without retraining.
+    """
+    import torch
+
+    if n < 1:
+        raise EmbedsearchError(f"-n must be at least 1, got {n}")
+    if (user is None) == (not rates):
+        raise EmbedsearchError("give either --user ID or one or more --rate TITLE=RATING")
+    if user is not None:
+        row = resolve_user(user, saved.user_keys)
+        with torch.no_grad():
+            scores = saved.model.score_matrix(torch.tensor([row])).numpy()[0].astype(np.float64)
+        seen = saved.rated_by(row)
+        rated = []
+        out_user: dict = {"user": saved.user_keys[row], "folded_in": False}
+    else:
+        if saved.kind == "nn":
+            raise EmbedsearchError(
+                "folding in a new user needs a dot-product model (--model bias or dot); the NN model is not linear in its user factors"
+            )
+        pairs = parse_rates(rates or [])
+        lo, hi = saved.manifest["options"]["y_range"]
+        rows, values = [], []
+        for title, value in pairs:
+            if not lo <= value <= hi:
+                raise EmbedsearchError(f"rating {value:g} for {title!r} is outside the range {lo:g}..{hi:g}")
+            r = resolve(title, saved.item_keys)
+            if r in rows:
+                raise EmbedsearchError(f"{saved.item_keys[r]!r} is rated twice")
+            rows.append(r)
+            values.append(value)
+        y_range = _y_range(saved)
+        p, c = fold_in(saved.item_factors(), _item_bias(saved), np.array(rows), np.array(values), y_range, ridge)
+        scores = predict_all(saved.item_factors(), _item_bias(saved), p, c, y_range)
+        seen = np.array(rows)
+        rated = [{"title": saved.item_keys[r], "rating": v, "predicted": float(scores[r])} for r, v in zip(rows, values)]
+        out_user = {"user": None, "folded_in": True, "user_bias": c}
+    scores[seen] = -np.inf
+    top = np.argsort(-scores, kind="stable")[: min(n, int(np.isfinite(scores).sum()))]
+    results = [{"title": saved.item_keys[i], "predicted": float(scores[i]), "ratings": int(saved.item_counts[i])} for i in top]
+    return {**out_user, "rated": rated, "results": results}
+
+
+def pca_plot(saved: SavedModel, out: Path, top: int = 1000, labels: int = 50) -> dict:
+    """PCA of the item factors of the `top` most-rated movies; the `labels` most-rated drawn.
+
+    Two components (as in fastbook), saved as a PNG; returns the explained variance ratios.
+    """
+    if top < 3 or labels < 1:
+        raise EmbedsearchError("--top must be at least 3 and --labels at least 1")
+    order = np.argsort(-saved.item_counts, kind="stable")[: min(top, len(saved.item_keys))]
+    f = saved.item_factors()[order].astype(np.float64)  # (top, factors)
+    centred = f - f.mean(axis=0)
+    _, s, vt = np.linalg.svd(centred, full_matrices=False)
+    coords = centred @ vt[:2].T  # (top, 2)
+    var = s**2 / (s**2).sum()
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = min(labels, len(order))
+    fig, ax = plt.subplots(figsize=(12, 12))
+    ax.scatter(coords[:shown, 0], coords[:shown, 1], s=8)
+    for (x, y), r in zip(coords[:shown], order[:shown]):
+        ax.text(x, y, saved.item_keys[r], fontsize=8)
+    ax.set_xlabel(f"PC1 ({var[0]:.1%} of variance)")
+    ax.set_ylabel(f"PC2 ({var[1]:.1%} of variance)")
+    ax.set_title(f"Item factors of the {shown} most-rated movies ({saved.name})")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return {
+        "path": str(out),
+        "fitted_on": len(order),
+        "labelled": shown,
+        "explained_variance": [float(var[0]), float(var[1])],
+        "points": [{"title": saved.item_keys[r], "pc1": float(x), "pc2": float(y)} for (x, y), r in zip(coords[:shown], order[:shown])],
+    }
+
+
+def explain(saved: SavedModel, title: str | None = None, repeats: int = 2000, batch: int = 512) -> dict:
+    """Show that an embedding lookup is a one-hot matrix product: one_hot(i) @ W == W[i].
+
+    Both are computed on the trained item factor table, compared exactly, and timed
+    (one row, and a batch of rows) so the reason embeddings exist is visible: same numbers,
+    no n_items-wide vector of zeros to build and multiply.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    w = saved.model.item_factors.weight.detach()  # (n_items, factors)
+    n_items = w.shape[0]
+    row = resolve(title, saved.item_keys) if title else int(np.argmax(saved.item_counts))
+    idx = torch.tensor(row)
+    with torch.no_grad():
+        one_hot = F.one_hot(idx, n_items).float()  # (n_items,)
+        via_matmul = one_hot @ w  # (factors,)
+        via_lookup = w[idx]  # (factors,)
+        rows = torch.randint(0, n_items, (batch,), generator=torch.Generator().manual_seed(0))
+        batch_equal = torch.equal(F.one_hot(rows, n_items).float() @ w, w[rows])
+
+    def timed(fn, k: int) -> float:
+        fn()
+        t = time.perf_counter()
+        for _ in range(k):
+            fn()
+        return (time.perf_counter() - t) / k * 1e6
+
+    with torch.no_grad():
+        t_matmul = timed(lambda: F.one_hot(idx, n_items).float() @ w, repeats)
+        t_lookup = timed(lambda: w[idx], repeats)
+        k = max(repeats // 20, 10)
+        t_bmatmul = timed(lambda: F.one_hot(rows, n_items).float() @ w, k)
+        t_blookup = timed(lambda: w[rows], k)
+    return {
+        "title": saved.item_keys[row],
+        "row": row,
+        "table_shape": list(w.shape),
+        "one_hot_matmul": via_matmul.tolist(),
+        "lookup": via_lookup.tolist(),
+        "equal": bool(torch.equal(via_matmul, via_lookup)),
+        "batch": batch,
+        "batch_equal": bool(batch_equal),
+        "microseconds": {
+            "one_hot_matmul": t_matmul, "lookup": t_lookup,
+            "batch_one_hot_matmul": t_bmatmul, "batch_lookup": t_blookup,
+        },
+    }

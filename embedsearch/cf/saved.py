@@ -1,0 +1,178 @@
+"""A trained model on disk: HOME/<name>/ with a manifest, weights, vocabularies, ratings.
+
+Files: manifest.json ({"format": 1, "kind": "cf", ...} with options and metrics),
+weights.pt (the state_dict), vocab.json (user ids and item titles, row order), rated.npz
+(every known (user, item) pair, so recommendations skip what a user already rated, and the
+per-item rating counts), items.hnsw (an HNSW index over the normalised item factors).
+A save is written to a temporary folder and moved into place with os.replace, so an
+interrupted save never leaves half a model behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from embedsearch.cf.data import Ratings
+from embedsearch.errors import EmbedsearchError
+
+FORMAT = 1
+DEFAULT_NAME = "movielens"
+
+
+@dataclass
+class SavedModel:
+    """A model loaded back from the index home, with what every command needs around it."""
+
+    name: str
+    path: Path
+    manifest: dict
+    model: object  # nn.Module, in eval mode
+    user_keys: list[str]
+    item_keys: list[str]
+    rated_users: np.ndarray  # (n,) user rows of every known rating
+    rated_items: np.ndarray  # (n,) item rows of every known rating
+    item_counts: np.ndarray  # (n_items,) ratings per item
+
+    @property
+    def kind(self) -> str:
+        return self.manifest["model"]
+
+    def item_factors(self) -> np.ndarray:
+        """The item factor (embedding) table as float32, (n_items, factors)."""
+        return self.model.item_factors.weight.detach().numpy()
+
+    def rated_by(self, user_row: int) -> np.ndarray:
+        """Item rows the user has rated."""
+        return self.rated_items[self.rated_users == user_row]
+
+    def item_index(self):
+        """The HNSW index over the normalised item factors."""
+        from embedsearch.ann import load_hnsw
+
+        f = self.item_factors()
+        return load_hnsw(self.path / "items.hnsw", f.shape[1], f.shape[0], self.manifest["hnsw"]["ef_search"])
+
+
+def _check_name(name: str) -> str:
+    if not name or name.startswith(".") or "/" in name or "\\" in name or name in ("..",):
+        raise EmbedsearchError(f"invalid model name {name!r}: use letters, digits, '-' or '_'")
+    return name
+
+
+def save_model(
+    home: Path, name: str, model, options: dict, metrics: dict, source: str, all_ratings: Ratings
+) -> Path:
+    """Write the model atomically under home/name and return that folder."""
+    import torch
+    from filelock import FileLock
+
+    from embedsearch.ann import HnswParams, build_hnsw, normalise
+
+    _check_name(name)
+    home = Path(home)
+    home.mkdir(parents=True, exist_ok=True)
+    target = home / name
+    if target.exists() and not (target / "manifest.json").exists():
+        raise EmbedsearchError(f"{target} exists and is not a saved model; choose another --name")
+    if target.exists():
+        kind = json.loads((target / "manifest.json").read_text()).get("kind")
+        if kind != "cf":
+            raise EmbedsearchError(f"{target} holds a {kind!r} index, not a cf model; choose another --name")
+    params = HnswParams()
+    with FileLock(str(home / f".{name}.lock")):
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=home))
+        try:
+            torch.save(model.state_dict(), tmp / "weights.pt")
+            (tmp / "vocab.json").write_text(
+                json.dumps({"users": all_ratings.user_keys, "items": all_ratings.item_keys}, ensure_ascii=False)
+            )
+            counts = np.bincount(all_ratings.items, minlength=len(all_ratings.item_keys))
+            np.savez(
+                tmp / "rated.npz", users=all_ratings.users.astype(np.int32),
+                items=all_ratings.items.astype(np.int32), counts=counts.astype(np.int32),
+            )
+            factors = model.item_factors.weight.detach().numpy()
+            build_hnsw(normalise(factors), params).save_index(str(tmp / "items.hnsw"))
+            manifest = {
+                "format": FORMAT,
+                "kind": "cf",
+                "model": model.kind,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "source": source,
+                "n_users": len(all_ratings.user_keys),
+                "n_items": len(all_ratings.item_keys),
+                "n_ratings": len(all_ratings),
+                "options": options,
+                "metrics": metrics,
+                "hnsw": params.as_dict(),
+            }
+            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
+            old = None
+            if target.exists():
+                old = home / f".{name}.old-{os.getpid()}"
+                os.replace(target, old)
+            os.replace(tmp, target)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return target
+
+
+def list_models(home: Path) -> list[str]:
+    """Names of the cf models saved under home."""
+    out = []
+    for p in sorted(Path(home).glob("*/manifest.json")):
+        try:
+            if json.loads(p.read_text()).get("kind") == "cf":
+                out.append(p.parent.name)
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def load_model(home: Path, name: str = DEFAULT_NAME) -> SavedModel:
+    """Load home/name back, checking it is a cf model of a format this code reads."""
+    import torch
+
+    from embedsearch.cf.models import make_model
+
+    _check_name(name)
+    path = Path(home) / name
+    manifest_path = path / "manifest.json"
+    if not manifest_path.exists():
+        others = list_models(home)
+        hint = f"; saved cf models: {', '.join(others)}" if others else "; train one with `embedsearch cf train`"
+        raise EmbedsearchError(f"no trained cf model {name!r} in {home}{hint}")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except ValueError as exc:
+        raise EmbedsearchError(f"{manifest_path} is damaged ({exc})") from None
+    if manifest.get("kind") != "cf":
+        raise EmbedsearchError(f"{path} is a {manifest.get('kind')!r} index, not a cf model")
+    if manifest.get("format") != FORMAT:
+        raise EmbedsearchError(f"{path} has format {manifest.get('format')!r}; this version reads format {FORMAT}")
+    try:
+        vocab = json.loads((path / "vocab.json").read_text(encoding="utf-8"))
+        rated = np.load(path / "rated.npz")
+        opts = manifest["options"]
+        model = make_model(
+            manifest["model"], manifest["n_users"], manifest["n_items"], opts["factors"], tuple(opts["y_range"])
+        )
+        model.load_state_dict(torch.load(path / "weights.pt", weights_only=True))
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise EmbedsearchError(f"cf model {path} is damaged ({type(exc).__name__}: {exc})") from None
+    model.eval()
+    return SavedModel(
+        name, path, manifest, model, vocab["users"], vocab["items"],
+        rated["users"].astype(np.int64), rated["items"].astype(np.int64), rated["counts"].astype(np.int64),
+    )

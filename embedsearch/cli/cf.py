@@ -1,0 +1,233 @@
+"""`embedsearch cf ...`: collaborative filtering on ratings (train, recommend, similar,
+biases, plot, explain). Each command parses, calls one library function, renders."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+DEFAULT_NAME = "movielens"
+name_option = click.option("--name", default=DEFAULT_NAME, show_default=True, help="Saved model to use.")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def _load(ctx: click.Context, name: str):
+    from embedsearch.cf.saved import load_model
+
+    return load_model(ctx.obj["home"], name)
+
+
+def _echo_json(data) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+@click.group("cf")
+def cf_group() -> None:
+    """Collaborative filtering: latent factors learned from ratings (MovieLens by default)."""
+
+
+@cf_group.command("train")
+@click.option("--data", default="ml-100k", show_default=True,
+              help="'ml-100k' (downloaded on first use), a MovieLens folder, or a ratings CSV/TSV (user, item, rating[, timestamp]).")
+@click.option("--items", type=click.Path(dir_okay=False), help="Items file with id and title columns (ml-100k: u.item).")
+@click.option("--model", "model_kind", type=click.Choice(["bias", "dot", "nn"]), default="bias", show_default=True,
+              help="bias: dot product + biases in a sigmoid; dot: plain dot product; nn: embeddings through an MLP.")
+@click.option("--factors", default=50, show_default=True, help="Latent factors per user and item.")
+@click.option("--epochs", default=5, show_default=True)
+@click.option("--lr", default=5e-3, show_default=True, help="Peak learning rate of the one-cycle schedule.")
+@click.option("--wd", default=0.1, show_default=True, help="Weight decay (AdamW).")
+@click.option("--bs", default=64, show_default=True, help="Batch size.")
+@click.option("--seed", default=42, show_default=True)
+@click.option("--y-range", nargs=2, type=float, default=(0.0, 5.5), show_default=True,
+              help="Range predictions are squashed into; ratings outside it are rejected.")
+@click.option("--split", default="random", show_default=True, help="random, or an official fold u1..u5.")
+@click.option("--valid-pct", default=0.2, show_default=True, help="Held-out share for the random split.")
+@click.option("--folds", is_flag=True, help="5-fold cross-validation over u1..u5 (mean ± std); then save a model trained on all ratings.")
+@name_option
+@json_option
+@click.pass_context
+def train_cmd(ctx, data, items, model_kind, factors, epochs, lr, wd, bs, seed, y_range, split, valid_pct, folds, name, as_json):
+    """Train a model and save it under the index home."""
+    from embedsearch.cf.train import TrainOptions
+    from embedsearch.cf.workflow import TrainRequest, train_and_save
+
+    opts = TrainOptions(model=model_kind, factors=factors, epochs=epochs, lr=lr, wd=wd, bs=bs, seed=seed, y_range=tuple(y_range))
+    request = TrainRequest(data=data, items=items, split=split, valid_pct=valid_pct, folds=folds, name=name, options=opts)
+    if as_json:
+        _echo_json(train_and_save(ctx.obj["home"], request))
+        return
+    from rich.live import Live
+    from rich.table import Table
+
+    console = _console()
+    table = Table(title=f"training {model_kind} ({factors} factors)")
+    for col in ("split", "epoch", "train loss", "valid MSE", "valid RMSE", "valid MAE", "time"):
+        table.add_column(col, justify="right")
+    with Live(table, console=console, refresh_per_second=4):
+        report = train_and_save(
+            ctx.obj["home"], request,
+            on_epoch=lambda label, e: table.add_row(
+                label, str(e.epoch), f"{e.train_loss:.4f}", f"{e.valid_mse:.4f}", f"{e.valid_rmse:.4f}",
+                f"{e.valid_mae:.4f}", f"{e.seconds:.1f}s"),
+        )
+    console.print()
+    _render_train_report(console, report)
+
+
+def _render_train_report(console, report: dict) -> None:
+    from rich.table import Table
+
+    cols = ("rmse", "mae", "precision@k", "recall@k", "ndcg@k", "train_seconds")
+    heads = ("RMSE", "MAE", "precision@10", "recall@10", "NDCG@10", "train s")
+    t = Table(title=f"held-out quality: {report['split']}")
+    t.add_column("")
+    for h in heads:
+        t.add_column(h, justify="right")
+    if "folds" in report:
+        for fold, m in report["folds"].items():
+            t.add_row(fold, *(f"{m[c]:.4f}" if c != "train_seconds" else f"{m[c]:.1f}" for c in cols))
+        t.add_row("mean ± std", *(f"{report['mean'][c]:.4f} ± {report['std'][c]:.4f}" if c != "train_seconds"
+                                  else f"{report['mean'][c]:.1f}" for c in cols))
+    else:
+        m = report["metrics"]
+        t.add_row("model", *(f"{m[c]:.4f}" if c != "train_seconds" else f"{m[c]:.1f}" for c in cols))
+        t.add_row("global mean", f"{m['global_mean_rmse']:.4f}", *([""] * (len(cols) - 1)))
+    console.print(t)
+    console.print(f"saved to {report['saved']}")
+
+
+@cf_group.command("recommend")
+@click.option("--user", help="Id of a user in the training data.")
+@click.option("--rate", "rates", multiple=True, metavar="TITLE=RATING",
+              help="A rating of a new user (repeatable); the user is folded in without retraining.")
+@click.option("-n", "n", default=10, show_default=True, help="How many movies.")
+@click.option("--ridge", default=1.0, show_default=True, help="Ridge penalty when folding in a new user.")
+@name_option
+@json_option
+@click.pass_context
+def recommend_cmd(ctx, user, rates, n, ridge, name, as_json):
+    """Top-N movies a user has not rated yet, with predicted ratings."""
+    from embedsearch.cf.explore import recommend
+
+    out = recommend(_load(ctx, name), user=user, rates=list(rates), n=n, ridge=ridge)
+    if as_json:
+        return _echo_json(out)
+    from rich.table import Table
+
+    who = f"user {out['user']}" if out["user"] is not None else f"new user ({len(out['rated'])} ratings, folded in)"
+    t = Table(title=f"recommendations for {who}")
+    t.add_column("#", justify="right")
+    t.add_column("title")
+    t.add_column("predicted", justify="right")
+    t.add_column("ratings", justify="right")
+    for k, r in enumerate(out["results"], 1):
+        t.add_row(str(k), r["title"], f"{r['predicted']:.2f}", str(r["ratings"]))
+    _console().print(t)
+
+
+@cf_group.command("similar")
+@click.argument("title")
+@click.option("-n", "n", default=10, show_default=True)
+@name_option
+@json_option
+@click.pass_context
+def similar_cmd(ctx, title, n, name, as_json):
+    """Movies nearest to TITLE by cosine over item factors (HNSW index)."""
+    from embedsearch.cf.explore import similar
+
+    out = similar(_load(ctx, name), title, n)
+    if as_json:
+        return _echo_json(out)
+    from rich.table import Table
+
+    t = Table(title=f"nearest to {out['query']}")
+    t.add_column("#", justify="right")
+    t.add_column("title")
+    t.add_column("cosine", justify="right")
+    t.add_column("ratings", justify="right")
+    for k, r in enumerate(out["results"], 1):
+        t.add_row(str(k), r["title"], f"{r['cosine']:.3f}", str(r["ratings"]))
+    _console().print(t)
+
+
+@cf_group.command("biases")
+@click.option("-n", "n", default=10, show_default=True)
+@name_option
+@json_option
+@click.pass_context
+def biases_cmd(ctx, n, name, as_json):
+    """Movies with the lowest and highest learned bias."""
+    from embedsearch.cf.explore import biases
+
+    out = biases(_load(ctx, name), n)
+    if as_json:
+        return _echo_json(out)
+    from rich.table import Table
+
+    console = _console()
+    for side in ("lowest", "highest"):
+        t = Table(title=f"{side} item bias")
+        t.add_column("title")
+        t.add_column("bias", justify="right")
+        t.add_column("ratings", justify="right")
+        for r in out[side]:
+            t.add_row(r["title"], f"{r['bias']:+.3f}", str(r["ratings"]))
+        console.print(t)
+
+
+@cf_group.command("plot")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), default="cf-pca.png", show_default=True)
+@click.option("--top", default=1000, show_default=True, help="Fit the PCA on the factors of this many most-rated movies.")
+@click.option("--labels", default=50, show_default=True, help="Draw and label this many most-rated movies.")
+@name_option
+@json_option
+@click.pass_context
+def plot_cmd(ctx, out_path, top, labels, name, as_json):
+    """PCA of the item factors (two components), saved as a PNG."""
+    from embedsearch.cf.explore import pca_plot
+
+    out = pca_plot(_load(ctx, name), out_path, top, labels)
+    if as_json:
+        return _echo_json(out)
+    ev = out["explained_variance"]
+    _console().print(
+        f"PCA over {out['fitted_on']} movies: explained variance PC1 {ev[0]:.1%}, PC2 {ev[1]:.1%}; "
+        f"{out['labelled']} labelled; saved {out['path']}"
+    )
+
+
+@cf_group.command("explain")
+@click.argument("title", required=False)
+@name_option
+@json_option
+@click.pass_context
+def explain_cmd(ctx, title, name, as_json):
+    """Show on the trained model that one_hot(i) @ W equals W[i] (and time both)."""
+    from embedsearch.cf.explore import explain
+
+    out = explain(_load(ctx, name), title)
+    if as_json:
+        return _echo_json(out)
+    console = _console()
+    fmt = lambda v: "[" + ", ".join(f"{x:+.4f}" for x in v[:8]) + (", ...]" if len(v) > 8 else "]")
+    n_items, factors = out["table_shape"]
+    console.print(f"item factor table W: {n_items} movies × {factors} factors; movie {out['title']!r} is row {out['row']}")
+    console.print(f"one_hot({out['row']}) @ W = {fmt(out['one_hot_matmul'])}")
+    console.print(f"W[{out['row']}]         = {fmt(out['lookup'])}")
+    console.print(f"equal: {out['equal']} (and for a batch of {out['batch']} rows: {out['batch_equal']})")
+    us = out["microseconds"]
+    console.print(
+        f"time per call: one-hot product {us['one_hot_matmul']:.1f} µs, lookup {us['lookup']:.1f} µs; "
+        f"batch of {out['batch']}: {us['batch_one_hot_matmul']:.1f} µs vs {us['batch_lookup']:.1f} µs"
+    )
+
+
+def register(main: click.Group) -> None:
+    main.add_command(cf_group)
