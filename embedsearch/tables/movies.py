@@ -122,10 +122,12 @@ def glove_rows(movies: list[Movie]) -> tuple[list[Movie], np.ndarray]:
     return kept, (np.stack(vecs) if vecs else np.zeros((0, 50), dtype=np.float32))
 
 
-def build_movie_tables(home: Path, folder: Path, progress: Callable[[int], None] | None = None,
+def build_movie_tables(home: Path, folder: Path,
+                       progress: Callable[[int], Callable[[int], None]] | None = None,
                        limit: int | None = None) -> dict:
     """Build (or reuse) movies-minilm and movies-glove from a MovieLens folder; returns
-    {name: Table}. Reused when the same folder and movie count made them before."""
+    {name: Table}. Reused when the same folder and movie count made them before.
+    `progress(total)` returns the callback the encoder advances."""
     from embedsearch.tables.registry import open_table, read_registry, register_derived
 
     movies = read_movies(folder)
@@ -143,7 +145,7 @@ def build_movie_tables(home: Path, folder: Path, progress: Callable[[int], None]
             except EmbedsearchError:
                 pass
         if name == ENCODER_TABLE:
-            vectors = encoder_rows(movies, progress)
+            vectors = encoder_rows(movies, progress(len(movies)) if progress else None)
             keys = [m.key for m in movies]
             source = f"all-MiniLM-L6-v2 on 'title (year): genres' of {len(movies)} movies in {folder}"
         else:
