@@ -151,13 +151,15 @@ def analogy_cmd(obj, table_name, a, b, c, k, restrict_vocab, as_json):
 @click.option("--data", default=None, type=click.Path(file_okay=False),
               help="MovieLens 100K folder for titles and genres [default: the CF model's, else downloaded].")
 @click.option("-k", type=int, default=10, show_default=True, help="Neighbours per key.")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Movie comparison: only the first N movies of u.item.")
 @click.option("--max-keys", type=int, default=3000, show_default=True, help="Compare at most this many shared keys.")
 @click.option("--picture", default="compare.png", show_default=True, type=click.Path(dir_okay=False),
               help="Where to write the side-by-side PCA picture (PNG).")
 @click.option("--no-picture", is_flag=True, help="Skip the picture.")
 @JSON
 @click.pass_obj
-def compare_cmd(obj, table_names, cf_model, data, k, max_keys, picture, no_picture, as_json):
+def compare_cmd(obj, table_names, cf_model, data, k, limit, max_keys, picture, no_picture, as_json):
     """Compare tables over their shared keys: neighbour overlap@k, genre agreement@k, linear
     CKA, Spearman of pairwise cosines, and a PCA picture.
 
@@ -173,7 +175,7 @@ def compare_cmd(obj, table_names, cf_model, data, k, max_keys, picture, no_pictu
         tables = [open_table(home, n) for n in table_names]
     else:
         with progress_bar("encoding movie titles") as start:
-            tables = movie_tables(home, cf_model, data, progress=None if as_json else start)
+            tables = movie_tables(home, cf_model, data, progress=None if as_json else start, limit=limit)
     report = compare_tables(tables, k=k, max_keys=max_keys, picture=None if no_picture else picture)
     if as_json:
         json_lines([report.as_dict()])

@@ -204,7 +204,8 @@ def pca_picture(tables: list[Table], path: Path, labels: dict[str, list[str]] | 
     return path
 
 
-def movie_tables(home: Path, cf_model: str | None, data: str | None, progress=None) -> list[Table]:
+def movie_tables(home: Path, cf_model: str | None, data: str | None, progress=None,
+                 limit: int | None = None) -> list[Table]:
     """The same movies three ways: CF item factors, the sentence encoder on "title (year):
     genres", GloVe averaged over title words. Uses the named CF model (or the only/first one)."""
     from embedsearch.cf.saved import list_models
@@ -221,7 +222,7 @@ def movie_tables(home: Path, cf_model: str | None, data: str | None, progress=No
     if data is None:
         src = Path(_cf_source(home, cf_model))
         data = str(src) if (src / "u.item").is_file() else None
-    built = build_movie_tables(home, movie_folder(data), progress)
+    built = build_movie_tables(home, movie_folder(data), progress, limit)
     return [cf, *built.values()]
 
 
