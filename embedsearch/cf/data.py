@@ -68,16 +68,17 @@ class Dataset:
                 f"the official folds need the MovieLens 100K folder (u1.base ... u5.test); {self.source} has none"
             )
         return tuple(  # type: ignore[return-value]
-            self._encode(read_ratings_file(self.folder / f"{name}.{part}", self.y_range, sep="\t"))
+            self._encode(self.folder / f"{name}.{part}")
             for part in ("base", "test")
         )
 
-    def _encode(self, rows: list[tuple[str, str, float, int]]) -> Ratings:
+    def _encode(self, path: Path) -> Ratings:
+        rows = read_ratings_file(path, self.y_range, sep="\t")
         users = np.empty(len(rows), dtype=np.int64)
         items = np.empty(len(rows), dtype=np.int64)
         for n, (u, i, _, line) in enumerate(rows):
             if u not in self.user_ids or i not in self.item_ids:
-                raise EmbedsearchError(f"fold line {line}: user {u!r} / item {i!r} not in the full ratings")
+                raise EmbedsearchError(f"{path}:{line}: user {u!r} / item {i!r} is not in u.data")
             users[n] = self.user_ids[u]
             items[n] = self.item_ids[i]
         ratings = np.array([r for _, _, r, _ in rows], dtype=np.float32)

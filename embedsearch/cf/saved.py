@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
 import tempfile
 import time
@@ -169,7 +170,7 @@ def load_model(home: Path, name: str = DEFAULT_NAME) -> SavedModel:
             manifest["model"], manifest["n_users"], manifest["n_items"], opts["factors"], tuple(opts["y_range"])
         )
         model.load_state_dict(torch.load(path / "weights.pt", weights_only=True))
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+    except (OSError, ValueError, KeyError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
         raise EmbedsearchError(f"cf model {path} is damaged ({type(exc).__name__}: {exc})") from None
     model.eval()
     return SavedModel(

@@ -33,6 +33,7 @@ class TrainOptions:
     bs: int = 64
     seed: int = 42
     beta2: float = 0.99  # fastai's Adam default (sqr_mom); torch's 0.999 adapts too slowly here
+    reg: float = 0.0  # L2 on the rows each batch looks up (per rating, as in Funk's SVD)
     y_range: tuple[float, float] = DEFAULT_Y_RANGE
 
     def check(self) -> None:
@@ -44,8 +45,8 @@ class TrainOptions:
                 raise EmbedsearchError(f"--{name} must be at least 1, got {getattr(self, name)}")
         if not self.lr > 0:
             raise EmbedsearchError(f"--lr must be positive, got {self.lr}")
-        if self.wd < 0:
-            raise EmbedsearchError(f"--wd must not be negative, got {self.wd}")
+        if self.wd < 0 or self.reg < 0:
+            raise EmbedsearchError(f"--wd and --reg must not be negative, got {self.wd}, {self.reg}")
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -126,6 +127,17 @@ def fit(
             torch.set_flush_denormal(False)
 
 
+def _row_penalty(model, users, items):
+    """Mean squared norm of the embedding rows this batch used (users' and items')."""
+    total = 0
+    for name, module in model.named_children():
+        if name.startswith("user_"):
+            total = total + (module(users) ** 2).sum()
+        elif name.startswith("item_"):
+            total = total + (module(items) ** 2).sum()
+    return total / len(users)
+
+
 def _fit(train, valid, options, on_epoch, top_n) -> TrainResult:
     import torch
 
@@ -154,8 +166,9 @@ def _fit(train, valid, options, on_epoch, top_n) -> TrainResult:
             batch = order[s * options.bs : (s + 1) * options.bs]
             pred = model(users[batch], items[batch])  # (batch,)
             loss = torch.nn.functional.mse_loss(pred, targets[batch])
+            objective = loss + options.reg * _row_penalty(model, users[batch], items[batch]) if options.reg else loss
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            objective.backward()
             opt.step()
             sched.step()
             total += loss.item() * len(batch)
