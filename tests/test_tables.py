@@ -327,7 +327,7 @@ def test_compare_movies_three_ways(cli, cf_home, tmp_path, monkeypatch):
     assert {"movies-minilm", "movies-glove"} <= listed
     text = cli("compare", "movies-minilm", "movies-glove", "--no-picture")
     assert text.exit_code == 0 and "tables compared" in text.output
-    r = cli("compare", GLOVE, "movies-minilm", "--no-picture")
+    r = cli("compare", "ml-users", "movies-minilm", "--no-picture")
     assert r.exit_code == 1 and "share 0 keys" in r.output
 
 
