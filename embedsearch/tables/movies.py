@@ -64,7 +64,7 @@ def read_movies(folder: str | Path) -> list[Movie]:
         if not f.is_file():
             raise EmbedsearchError(f"{folder} has no {f.name}; give a MovieLens 100K folder")
     names: dict[int, str] = {}
-    for number, line in enumerate(genre_file.read_text(encoding="latin-1").splitlines(), start=1):
+    for number, line in enumerate(_lines(genre_file), start=1):
         if not line.strip():
             continue
         name, _, idx = line.rpartition("|")
@@ -73,7 +73,7 @@ def read_movies(folder: str | Path) -> list[Movie]:
         names[int(idx)] = name
     genre_names = [names[i] for i in sorted(names)]
     out: dict[str, Movie] = {}
-    for number, line in enumerate(item_file.read_text(encoding="latin-1").splitlines(), start=1):
+    for number, line in enumerate(_lines(item_file), start=1):
         if not line.strip():
             continue
         parts = line.split("|")
@@ -89,6 +89,16 @@ def read_movies(folder: str | Path) -> list[Movie]:
         title = parts[1].strip()
         out.setdefault(title, Movie(title, genres))
     return list(out.values())
+
+
+def _lines(path: Path) -> list[str]:
+    """UTF-8, else latin-1 (the original u.item): decoded exactly as the CF reader decodes
+    it, so titles here are the CF model's keys byte for byte."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        return data.decode("latin-1").splitlines()
 
 
 def movie_folder(data: str | Path | None) -> Path:
