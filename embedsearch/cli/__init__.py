@@ -64,9 +64,9 @@ def main(ctx: click.Context, home: str | None, debug: bool) -> None:
 
 
 def _register() -> None:
-    from embedsearch.cli import cf, evaluation, indexes
+    from embedsearch.cli import cf, evaluation, indexes, tables
 
-    for module in (indexes, evaluation, cf):
+    for module in (indexes, evaluation, cf, tables):
         module.register(main)
 
 

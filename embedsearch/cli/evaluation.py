@@ -49,5 +49,72 @@ def codesearch_cmd(obj, paths, model, index_name, include_tests, exact, misses, 
             out.print(f"missed ({r.method}): {m['query']!r} -> wanted {m['wanted']}, got {', '.join(m['got'])}")
 
 
+@eval_group.command("analogies")
+@click.argument("table_name", metavar="TABLE")
+@click.option("--questions", default=None, type=click.Path(dir_okay=False),
+              help="Analogy file in the Google format [default: questions-words.txt from the word benchmarks].")
+@click.option("--restrict-vocab", type=click.IntRange(min=1), default=300_000, show_default=True,
+              help="Use only the first N keys (the most frequent words): gensim's default.")
+@click.option("--method", type=click.Choice(["add", "mul", "both"]), default="add", show_default=True,
+              help="3CosAdd, 3CosMul, or both.")
+@click.option("--case-sensitive", is_flag=True, help="Match words exactly (default: ignoring case, like gensim).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@click.pass_obj
+def analogies_cmd(obj, table_name, questions, restrict_vocab, method, case_sensitive, as_json):
+    """Word-analogy accuracy per section and overall (a b c d: is d nearest to b - a + c?)."""
+    from embedsearch.evaluate.analogies import default_file, evaluate_analogies
+    from embedsearch.tables.registry import open_table
+
+    path = questions or default_file("questions-words.txt", "--questions")
+    t = open_table(obj["home"], table_name)
+    methods = ["add", "mul"] if method == "both" else [method]
+    with progress_bar("analogies") as start:
+        report = evaluate_analogies(t, path, restrict_vocab, methods, not case_sensitive,
+                                    progress=None if as_json else start(None))
+    if as_json:
+        json_lines([report.as_dict()])
+        return
+    names = {"add": "3CosAdd", "mul": "3CosMul"}
+    rows = [[s.name, str(s.questions), str(s.oov)] + [_pct(s.accuracy(m)) for m in methods]
+            for s in report.sections + [report.total]]
+    console().print(table(f"analogies: {table_name}, first {report.restrict_vocab:,} keys "
+                          f"({report.seconds:.1f} s)", ["section", "questions", "OOV"] +
+                          [names[m] for m in methods], rows))
+
+
+def _pct(x) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+@eval_group.command("similarity")
+@click.argument("table_name", metavar="TABLE")
+@click.option("--pairs", "files", multiple=True, type=click.Path(dir_okay=False),
+              help="Word-pair file(s) 'word word score' [default: WordSim-353 and SimLex-999].")
+@click.option("--restrict-vocab", type=click.IntRange(min=1), default=300_000, show_default=True)
+@click.option("--case-sensitive", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per file.")
+@click.pass_obj
+def similarity_cmd(obj, table_name, files, restrict_vocab, case_sensitive, as_json):
+    """Spearman correlation between human similarity scores and cosine similarity."""
+    from embedsearch.evaluate.analogies import default_file
+    from embedsearch.evaluate.similarity import evaluate_similarity
+    from embedsearch.tables.registry import open_table
+
+    paths = list(files) or [default_file("wordsim353.tsv", "--pairs"), default_file("simlex999.txt", "--pairs")]
+    t = open_table(obj["home"], table_name)
+    reports = [evaluate_similarity(t, p, restrict_vocab, not case_sensitive) for p in paths]
+    if as_json:
+        json_lines(r.as_dict() for r in reports)
+        return
+    from pathlib import Path
+
+    rows = [[Path(r.file).name, str(r.pairs), str(r.oov), _num(r.spearman), _num(r.pearson)] for r in reports]
+    console().print(table(f"word similarity: {table_name}", ["file", "pairs", "OOV", "Spearman", "Pearson"], rows))
+
+
+def _num(x) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
 def register(main: click.Group) -> None:
     main.add_command(eval_group)

@@ -1,0 +1,219 @@
+"""`embedsearch tables | lookup | neighbours | analogy | compare | export`: every embedding
+space as a lookup table with named keys. Each command parses, calls one library function
+(embedsearch.tables), and renders."""
+
+from __future__ import annotations
+
+import click
+
+from embedsearch.cli.render import console, json_lines, progress_bar, table
+
+JSON = click.option("--json", "as_json", is_flag=True, help="One JSON object per line instead of a table.")
+
+
+def _fmt(x) -> str:
+    return "-" if x is None else (f"{x:,}" if isinstance(x, int) else f"{x:.3f}")
+
+
+@click.group("tables", invoke_without_command=True)
+@JSON
+@click.pass_context
+def tables_group(ctx: click.Context, as_json: bool) -> None:
+    """List every table: GloVe, the encoder's token table, CF factors, index vectors, your files.
+
+    Alone it lists; `tables add NAME PATH` registers a word2vec or GloVe file."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from embedsearch.tables.registry import list_tables
+
+    infos = list_tables(ctx.obj["home"])
+    if as_json:
+        json_lines(i.as_dict() for i in infos)
+        return
+    console().print(table("tables", ["name", "kind", "keys", "dim", "source"],
+                          [[i.name, i.kind, _fmt(i.count), _fmt(i.dim), i.source] for i in infos]))
+
+
+@tables_group.command("add")
+@click.argument("name")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["auto", "word2vec", "word2vec-binary", "glove"]),
+              default="auto", show_default=True, help="File format (auto: a 'COUNT DIM' header means word2vec).")
+@JSON
+@click.pass_obj
+def add_cmd(obj, name, path, fmt, as_json):
+    """Register a word2vec (text or binary) or GloVe text file as table NAME (read once)."""
+    from embedsearch.tables.registry import add_file
+
+    with progress_bar(f"reading {path}") as start:
+        advance = start(None) if not as_json else None
+        entry = add_file(obj["home"], name, path, fmt, progress=advance)
+    if as_json:
+        json_lines([entry])
+        return
+    dup = f", {entry['duplicates']} repeated keys dropped" if entry["duplicates"] else ""
+    console().print(f"table {name!r}: {entry['count']:,} keys x {entry['dim']} dims ({entry['format']}){dup}")
+
+
+@tables_group.command("rm")
+@click.argument("name")
+@click.pass_obj
+def rm_cmd(obj, name):
+    """Forget a registered table (the file itself is left alone)."""
+    from embedsearch.tables.registry import remove
+
+    remove(obj["home"], name)
+    console().print(f"removed table {name!r}")
+
+
+@click.command("lookup")
+@click.argument("table_name", metavar="TABLE")
+@click.argument("key")
+@JSON
+@click.pass_obj
+def lookup_cmd(obj, table_name, key, as_json):
+    """Print the row of KEY, and show that one_hot(KEY) @ W picks the same row."""
+    from embedsearch.tables.ops import lookup
+    from embedsearch.tables.registry import open_table
+
+    res = lookup(open_table(obj["home"], table_name), key)
+    if as_json:
+        json_lines([res.as_dict()])
+        return
+    c = console()
+    c.print(f"{res.table}[{res.key!r}] = row {res.row} of {len(res.one_hot_vector)} dims, "
+            f"norm {float((res.vector ** 2).sum() ** 0.5):.4f}")
+    c.print("  " + " ".join(f"{x:+.4f}" for x in res.vector))
+    verdict = "identical" if res.max_abs_difference == 0 else f"max |difference| {res.max_abs_difference:.2e}"
+    c.print(f"one_hot({res.row}) @ W: {verdict} to the row (an embedding lookup is that product, without it)")
+
+
+@click.command("neighbours")
+@click.argument("table_name", metavar="TABLE")
+@click.argument("key", required=False)
+@click.option("--vector", default=None, help="Query with these numbers instead of a key (comma or space separated).")
+@click.option("-k", type=int, default=10, show_default=True, help="How many neighbours.")
+@click.option("--exact", is_flag=True, help="Brute-force cosine instead of the HNSW index.")
+@JSON
+@click.pass_obj
+def neighbours_cmd(obj, table_name, key, vector, k, exact, as_json):
+    """Nearest keys to KEY (or --vector) by cosine. The HNSW index is built on first use and
+    kept in the index home."""
+    from embedsearch.errors import EmbedsearchError
+    from embedsearch.tables.ops import neighbours
+    from embedsearch.tables.registry import open_table
+
+    values = None
+    if vector is not None:
+        try:
+            values = [float(v) for v in vector.replace(",", " ").split()]
+        except ValueError:
+            raise EmbedsearchError(f"--vector must be numbers separated by commas or spaces, got {vector!r}") from None
+    t = open_table(obj["home"], table_name)
+    with progress_bar(f"building HNSW index of {table_name}") as start:
+        hits = neighbours(t, key, values, k=k, exact=exact, home=obj["home"], progress=None if as_json else start)
+    if as_json:
+        json_lines(h.as_dict() for h in hits)
+        return
+    what = repr(key) if key is not None else "the vector"
+    console().print(table(f"nearest to {what} in {table_name}{' (exact)' if exact else ''}",
+                          ["#", "key", "cosine"], [[str(i), h.key, f"{h.cosine:.4f}"] for i, h in enumerate(hits, 1)]))
+
+
+@click.command("analogy")
+@click.argument("table_name", metavar="TABLE")
+@click.argument("a")
+@click.argument("b")
+@click.argument("c")
+@click.option("-k", type=int, default=5, show_default=True)
+@click.option("--restrict-vocab", type=int, default=None, help="Answer only among the first N keys.")
+@JSON
+@click.pass_obj
+def analogy_cmd(obj, table_name, a, b, c, k, restrict_vocab, as_json):
+    """A - B + C: `analogy glove-6B-50d king man woman` -> queen, by 3CosAdd and 3CosMul
+    (the three input keys are never answers)."""
+    from embedsearch.tables.ops import analogy
+    from embedsearch.tables.registry import open_table
+
+    res = analogy(open_table(obj["home"], table_name), a, b, c, k=k, restrict=restrict_vocab)
+    if as_json:
+        json_lines([res.as_dict()])
+        return
+    rows = [[str(i + 1), f"{x.key} ({x.cosine:.3f})", f"{y.key} ({y.cosine:.3f})"]
+            for i, (x, y) in enumerate(zip(res.add, res.mul))]
+    a_, b_, c_ = res.inputs
+    console().print(table(f"{a_} - {b_} + {c_} in {table_name}", ["#", "3CosAdd", "3CosMul"], rows))
+
+
+@click.command("compare")
+@click.argument("table_names", nargs=-1, metavar="[TABLE...]")
+@click.option("--cf", "cf_model", default=None, help="CF model whose item factors to use [default: the first].")
+@click.option("--data", default=None, type=click.Path(file_okay=False),
+              help="MovieLens 100K folder for titles and genres [default: the CF model's, else downloaded].")
+@click.option("-k", type=int, default=10, show_default=True, help="Neighbours per key.")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Movie comparison: only the first N movies of u.item.")
+@click.option("--max-keys", type=int, default=3000, show_default=True, help="Compare at most this many shared keys.")
+@click.option("--picture", default="compare.png", show_default=True, type=click.Path(dir_okay=False),
+              help="Where to write the side-by-side PCA picture (PNG).")
+@click.option("--no-picture", is_flag=True, help="Skip the picture.")
+@JSON
+@click.pass_obj
+def compare_cmd(obj, table_names, cf_model, data, k, limit, max_keys, picture, no_picture, as_json):
+    """Compare tables over their shared keys: neighbour overlap@k, genre agreement@k, linear
+    CKA, Spearman of pairwise cosines, and a PCA picture.
+
+    With no TABLE: the same movies three ways - CF item factors, the sentence encoder on
+    "title (year): genres", and GloVe averaged over title words."""
+    from embedsearch.tables.compare import compare_tables, movie_tables
+    from embedsearch.tables.registry import open_table
+
+    home = obj["home"]
+    if table_names:
+        if len(table_names) < 2:
+            raise click.UsageError("name at least two tables (or none, for the movie comparison)")
+        tables = [open_table(home, n) for n in table_names]
+    else:
+        with progress_bar("encoding movie titles") as start:
+            tables = movie_tables(home, cf_model, data, progress=None if as_json else start, limit=limit)
+    report = compare_tables(tables, k=k, max_keys=max_keys, picture=None if no_picture else picture)
+    if as_json:
+        json_lines([report.as_dict()])
+        return
+    rows = []
+    for p in report.pairs:
+        genre = ", ".join(f"{n}: {g:.2f}" for n, g in p.genre_agreement.items()) or "-"
+        rows.append([p.a, p.b, f"{p.used:,}/{p.shared:,}", f"{p.overlap:.3f}", genre, f"{p.cka:.3f}",
+                     _fmt(p.cosine_spearman)])
+    console().print(table(f"tables compared over shared keys (k = {k})",
+                          ["table A", "table B", "keys used/shared", f"overlap@{k}", f"genre agreement@{k}",
+                           "linear CKA", "cosine Spearman"], rows))
+    if report.picture:
+        console().print(f"picture: {report.picture}")
+
+
+@click.command("export")
+@click.argument("table_name", metavar="TABLE")
+@click.option("--format", "fmt", type=click.Choice(["npy", "word2vec", "projector"]), required=True)
+@click.option("--out", default=None, type=click.Path(),
+              help="Output file (npy, word2vec) or folder (projector) [default: TABLE.npy / TABLE.txt / TABLE-projector/].")
+@click.option("--limit", type=int, default=None, help="Only the first N rows.")
+@JSON
+@click.pass_obj
+def export_cmd(obj, table_name, fmt, out, limit, as_json):
+    """Write a table as .npy (+ keys), word2vec text, or Embedding Projector TSV files."""
+    from embedsearch.tables.export import export_table
+    from embedsearch.tables.registry import open_table
+
+    out = out or {"npy": f"{table_name}.npy", "word2vec": f"{table_name}.txt", "projector": f"{table_name}-projector"}[fmt]
+    res = export_table(open_table(obj["home"], table_name), fmt, out, limit)
+    if as_json:
+        json_lines([res.as_dict()])
+        return
+    note = f" ({res.renamed_keys} keys had whitespace replaced)" if res.renamed_keys else ""
+    console().print(f"wrote {res.rows:,} rows of {table_name} as {fmt}: {', '.join(res.files)}{note}")
+
+
+def register(main: click.Group) -> None:
+    for cmd in (tables_group, lookup_cmd, neighbours_cmd, analogy_cmd, compare_cmd, export_cmd):
+        main.add_command(cmd)

@@ -1,0 +1,1 @@
+"""Tables: every embedding space as a lookup table with named keys (see base.Table)."""

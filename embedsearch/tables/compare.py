@@ -1,0 +1,235 @@
+"""Two (or more) tables over the keys they share: do they see the same structure?
+
+For each pair of tables, over their shared keys:
+  overlap@k         mean Jaccard of the two k-nearest-neighbour sets of each key
+  genre agreement@k per table: the share of a key's k neighbours with a label (genre) in
+                    common with it, when labels are known
+  linear CKA        centred kernel alignment of the two sets of unit rows (Kornblith et al.
+                    2019): 1 = the same geometry up to rotation and scale
+  cosine Spearman   rank correlation of all pairwise cosine similarities
+Neighbours are searched among the shared keys only, so both tables answer the same question.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from embedsearch.errors import EmbedsearchError
+from embedsearch.evaluate.similarity import spearman
+from embedsearch.tables.base import Table
+
+WELL_KNOWN = ["Star Wars (1977)", "Toy Story (1995)", "Fargo (1996)", "Pulp Fiction (1994)",
+              "Godfather, The (1972)", "Titanic (1997)", "Silence of the Lambs, The (1991)", "Scream (1996)",
+              "Lion King, The (1994)", "Casablanca (1942)", "Aliens (1986)", "Sound of Music, The (1965)"]
+
+
+@dataclass
+class PairReport:
+    a: str
+    b: str
+    shared: int  # keys both tables have
+    used: int  # keys measured (capped by max_keys)
+    k: int
+    overlap: float
+    cka: float
+    cosine_spearman: float | None
+    genre_agreement: dict[str, float] = field(default_factory=dict)  # table -> share
+
+    def as_dict(self) -> dict:
+        return {"a": self.a, "b": self.b, "shared_keys": self.shared, "keys_used": self.used, "k": self.k,
+                f"overlap@{self.k}": self.overlap, "linear_cka": self.cka, "cosine_spearman": self.cosine_spearman,
+                f"genre_agreement@{self.k}": self.genre_agreement or None}
+
+
+@dataclass
+class CompareReport:
+    tables: list[str]
+    pairs: list[PairReport]
+    picture: str | None = None
+
+    def as_dict(self) -> dict:
+        return {"tables": self.tables, "pairs": [p.as_dict() for p in self.pairs], "picture": self.picture}
+
+
+def shared_keys(tables: list[Table]) -> list[str]:
+    """Keys every table has, in the first table's order."""
+    others = [set(t.keys) for t in tables[1:]]
+    return [k for k in dict.fromkeys(tables[0].keys) if all(k in o for o in others)]
+
+
+def knn(unit: np.ndarray, k: int) -> np.ndarray:
+    """(n, k) rows of each row's k nearest others by cosine (itself excluded), brute force."""
+    from embedsearch.ann import exact_query
+
+    out = np.empty((len(unit), k), dtype=np.int64)
+    for s in range(0, len(unit), 1024):
+        ids, _ = exact_query(unit, unit[s:s + 1024], k + 1)  # (b, k + 1)
+        for j, row in enumerate(ids):
+            row = row[row != s + j][:k]
+            out[s + j] = row
+    return out
+
+
+def jaccard_overlap(na: np.ndarray, nb: np.ndarray) -> float:
+    """Mean over rows of |A ∩ B| / |A ∪ B| for the neighbour sets (n, k)."""
+    scores = [len(set(a) & set(b)) / len(set(a) | set(b)) for a, b in zip(na.tolist(), nb.tolist())]
+    return float(np.mean(scores)) if scores else 0.0
+
+
+def genre_agreement(neigh: np.ndarray, keys: list[str], labels: dict[str, list[str]]) -> float | None:
+    """Mean share of a key's neighbours that share at least one label with it (keys with labels)."""
+    shares = []
+    for i, row in enumerate(neigh.tolist()):
+        mine = set(labels.get(keys[i], ()))
+        if not mine:
+            continue
+        shares.append(np.mean([bool(mine & set(labels.get(keys[j], ()))) for j in row]))
+    return float(np.mean(shares)) if shares else None
+
+
+def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
+    """Linear CKA of (n, d1) and (n, d2): ||Yc^T Xc||_F^2 / (||Xc^T Xc||_F ||Yc^T Yc||_F)."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    x = x - x.mean(axis=0)
+    y = y - y.mean(axis=0)
+    cross = np.linalg.norm(y.T @ x) ** 2  # (d2, d1)
+    denom = np.linalg.norm(x.T @ x) * np.linalg.norm(y.T @ y)
+    return float(cross / denom) if denom > 0 else 0.0
+
+
+def cosine_spearman(ua: np.ndarray, ub: np.ndarray) -> float | None:
+    """Spearman correlation of the n(n-1)/2 pairwise cosines of the same keys in two tables."""
+    iu = np.triu_indices(len(ua), k=1)
+    return spearman((ua @ ua.T)[iu], (ub @ ub.T)[iu])  # (n, n) -> (n(n-1)/2,)
+
+
+def compare_tables(tables: list[Table], k: int = 10, max_keys: int = 3000,
+                   picture: str | Path | None = None, highlight: list[str] | None = None) -> CompareReport:
+    """Every pair of tables over their shared keys (at most `max_keys` of them, the first in the
+    first table's order), and optionally a side-by-side PCA picture of all of them."""
+    from embedsearch.ann import normalise
+
+    if len(tables) < 2:
+        raise EmbedsearchError("compare needs at least two tables")
+    if k < 1:
+        raise EmbedsearchError(f"-k must be at least 1, got {k}")
+    labels: dict[str, list[str]] = {}
+    for t in tables:
+        for key, ls in (t.labels or {}).items():
+            labels.setdefault(key, ls)
+    pairs = []
+    for ta, tb in itertools.combinations(tables, 2):
+        keys = shared_keys([ta, tb])
+        if len(keys) <= k:
+            raise EmbedsearchError(
+                f"tables {ta.name!r} and {tb.name!r} share {len(keys)} keys; comparing neighbours@{k} "
+                f"needs more than {k}" + (" (they have no keys in common)" if not keys else ""))
+        used = keys[:max_keys]
+        ua = normalise(ta.subset(used).vectors)  # (m, da)
+        ub = normalise(tb.subset(used).vectors)  # (m, db)
+        na, nb = knn(ua, k), knn(ub, k)
+        genres = {}
+        if labels:
+            for t, n in ((ta, na), (tb, nb)):
+                g = genre_agreement(n, used, labels)
+                if g is not None:
+                    genres[t.name] = g
+        pairs.append(PairReport(ta.name, tb.name, len(keys), len(used), k, jaccard_overlap(na, nb),
+                                linear_cka(ua, ub), cosine_spearman(ua, ub), genres))
+    report = CompareReport([t.name for t in tables], pairs)
+    if picture:
+        report.picture = str(pca_picture(tables, Path(picture), labels, highlight, max_keys))
+    return report
+
+
+def pca2(x: np.ndarray) -> np.ndarray:
+    """(n, d) -> (n, 2): the first two principal components (SVD of the centred rows)."""
+    x = np.asarray(x, dtype=np.float64)
+    x = x - x.mean(axis=0)
+    _, _, vt = np.linalg.svd(x, full_matrices=False)
+    return x @ vt[:2].T
+
+
+def pca_picture(tables: list[Table], path: Path, labels: dict[str, list[str]] | None = None,
+                highlight: list[str] | None = None, max_keys: int = 3000) -> Path:
+    """One PCA scatter per table, side by side, of the same keys; coloured by first label
+    (genre) and with a few well-known keys written next to their points."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from embedsearch.ann import normalise
+
+    keys = shared_keys(tables)[:max_keys]
+    if len(keys) < 3:
+        raise EmbedsearchError(f"the tables share {len(keys)} keys; a picture needs at least 3")
+    labels = labels or {}
+    first = [(labels.get(k) or ["(none)"])[0] for k in keys]
+    groups = sorted(set(first), key=lambda g: -first.count(g))
+    cmap = plt.get_cmap("tab20")
+    colour = {g: cmap(i % 20) for i, g in enumerate(groups)}
+    marks = [h for h in (highlight if highlight is not None else WELL_KNOWN) if h in set(keys)]
+    if not marks:  # word tables: the first (most frequent) shared keys
+        marks = keys[:8]
+    index = {k: i for i, k in enumerate(keys)}
+    fig, axes = plt.subplots(1, len(tables), figsize=(6 * len(tables), 5.5), squeeze=False)
+    for ax, t in zip(axes[0], tables):
+        xy = pca2(normalise(t.subset(keys).vectors))  # (m, 2)
+        for g in groups:
+            sel = [i for i, f in enumerate(first) if f == g]
+            ax.scatter(xy[sel, 0], xy[sel, 1], s=6, alpha=0.6, color=colour[g], label=g if labels else None)
+        for m in marks:
+            i = index[m]
+            ax.scatter(xy[i, 0], xy[i, 1], s=22, color="black")
+            ax.annotate(m, xy[i], fontsize=7, xytext=(3, 3), textcoords="offset points")
+        ax.set_title(f"{t.name} ({t.dim} dims)")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if labels:
+        handles, names = axes[0][0].get_legend_handles_labels()
+        fig.legend(handles, names, loc="lower center", ncol=min(len(groups), 10), fontsize=7, markerscale=2)
+    fig.suptitle(f"{len(keys)} shared keys, first two principal components, coloured by first genre"
+                 if labels else f"{len(keys)} shared keys, first two principal components")
+    fig.tight_layout(rect=(0, 0.08 if labels else 0, 1, 0.95))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def movie_tables(home: Path, cf_model: str | None, data: str | None, progress=None,
+                 limit: int | None = None) -> list[Table]:
+    """The same movies three ways: CF item factors, the sentence encoder on "title (year):
+    genres", GloVe averaged over title words. Uses the named CF model (or the only/first one)."""
+    from embedsearch.cf.saved import list_models
+    from embedsearch.tables.movies import build_movie_tables, movie_folder
+    from embedsearch.tables.registry import open_table
+
+    models = list_models(home)
+    if cf_model is None:
+        if not models:
+            raise EmbedsearchError(f"no trained CF model in {home}; train one with `embedsearch cf train`, "
+                                   "or name two tables to compare")
+        cf_model = models[0]
+    cf = open_table(home, f"{cf_model}-items")
+    if data is None:
+        src = Path(_cf_source(home, cf_model))
+        data = str(src) if (src / "u.item").is_file() else None
+    built = build_movie_tables(home, movie_folder(data), progress, limit)
+    return [cf, *built.values()]
+
+
+def _cf_source(home: Path, model: str) -> str:
+    import json
+
+    try:
+        return json.loads((Path(home) / model / "manifest.json").read_text()).get("source", "")
+    except (OSError, ValueError):
+        return ""
