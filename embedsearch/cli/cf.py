@@ -72,13 +72,18 @@ def train_cmd(ctx, data, items, model_kind, factors, epochs, lr, wd, reg, bs, se
     table = Table(title=f"training {model_kind} ({factors} factors)")
     for col in ("split", "epoch", "train loss", "valid MSE", "valid RMSE", "valid MAE", "time"):
         table.add_column(col, justify="right")
-    with Live(table, console=console, refresh_per_second=4):
-        report = train_and_save(
-            ctx.obj["home"], request,
-            on_epoch=lambda label, e: table.add_row(
-                label, str(e.epoch), f"{e.train_loss:.4f}", f"{e.valid_mse:.4f}", f"{e.valid_rmse:.4f}",
-                f"{e.valid_mae:.4f}", f"{e.seconds:.1f}s"),
-        )
+    live = Live(table, console=console, refresh_per_second=4)
+
+    def on_epoch(label, e) -> None:
+        if not live.is_started:  # shown from the first epoch on, so a bad --data prints only its error
+            live.start()
+        table.add_row(label, str(e.epoch), f"{e.train_loss:.4f}", f"{e.valid_mse:.4f}", f"{e.valid_rmse:.4f}",
+                      f"{e.valid_mae:.4f}", f"{e.seconds:.1f}s")
+
+    try:
+        report = train_and_save(ctx.obj["home"], request, on_epoch=on_epoch)
+    finally:
+        live.stop()
     console.print()
     _render_train_report(console, report)
 

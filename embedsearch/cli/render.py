@@ -48,16 +48,29 @@ def preview(text: str, path: str, lines: int = 6, width: int = 80):
 
 @contextmanager
 def progress_bar(label: str):
-    """A `progress(total) -> advance(n)` callback drawing a rich bar on stderr."""
+    """A `progress(total) -> advance(n)` callback drawing a rich bar on stderr. The bar
+    appears with the first advance, so work that fails on its input shows only the error."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), console=console(stderr=True), transient=False) as bar:
-        def start(total: int):
-            task = bar.add_task(label, total=total)
-            return lambda n: bar.advance(task, n)
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeRemainingColumn(), console=console(stderr=True), transient=False)
 
+    def start(total: int | None):
+        task = None
+
+        def advance(n: int) -> None:
+            nonlocal task
+            if task is None:
+                bar.start()
+                task = bar.add_task(label, total=total)
+            bar.advance(task, n)
+
+        return advance
+
+    try:
         yield start
+    finally:
+        bar.stop()
 
 
 def location(path: str, start: int, end: int) -> str:
