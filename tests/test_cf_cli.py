@@ -59,7 +59,7 @@ def test_train_folds_reports_every_fold_and_mean(tmp_path):
 
 
 def test_recommend_known_user_skips_rated_movies(trained):
-    res = run(trained, "recommend", "--user", "42", "-n", "15", "--json")
+    res = run(trained, "recommend", "--user", "42", "-k", "15", "--json")
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
     titles = [r["title"] for r in out["results"]]
@@ -97,7 +97,7 @@ def test_recommend_errors(trained):
 
 
 def test_similar_uses_titles_and_finds_neighbours(trained):
-    res = run(trained, "similar", "Silence of the Lambs", "-n", "5", "--json")
+    res = run(trained, "similar", "Silence of the Lambs", "-k", "5", "--json")
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
     assert out["query"] == "Silence of the Lambs, The (1991)"
@@ -109,7 +109,7 @@ def test_similar_uses_titles_and_finds_neighbours(trained):
 
 
 def test_biases_lowest_and_highest(trained):
-    out = json.loads(run(trained, "biases", "-n", "5", "--json").output)
+    out = json.loads(run(trained, "biases", "-k", "5", "--json").output)
     low, high = [r["bias"] for r in out["lowest"]], [r["bias"] for r in out["highest"]]
     assert max(low) < min(high) and low == sorted(low) and high == sorted(high, reverse=True)
     assert "highest item bias" in run(trained, "biases").output
@@ -139,7 +139,7 @@ def test_synthetic_csv_with_titles_end_to_end(tmp_path):
     res = run(tmp_path / "home", "train", "--data", str(ratings), "--items", str(items), "--name", "syn",
               "--factors", "8", "--epochs", "30", "--lr", "0.03", "--wd", "0.01", "--bs", "32", "--json")
     assert res.exit_code == 0, res.output
-    out = json.loads(run(tmp_path / "home", "similar", "Movie 2-20", "-n", "5", "--name", "syn", "--json").output)
+    out = json.loads(run(tmp_path / "home", "similar", "Movie 2-20", "-k", "5", "--name", "syn", "--json").output)
     assert all(r["title"].startswith("Movie 2-") for r in out["results"])
 
 

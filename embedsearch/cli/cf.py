@@ -114,7 +114,7 @@ def _render_train_report(console, report: dict) -> None:
 @click.option("--user", help="Id of a user in the training data.")
 @click.option("--rate", "rates", multiple=True, metavar="TITLE=RATING",
               help="A rating of a new user (repeatable); the user is folded in without retraining.")
-@click.option("-n", "n", default=10, show_default=True, help="How many movies.")
+@click.option("-k", "--top", "n", type=click.IntRange(min=1), default=10, show_default=True, help="How many movies.")
 @click.option("--ridge", default=1.0, show_default=True, help="Ridge penalty when folding in a new user.")
 @name_option
 @json_option
@@ -141,7 +141,7 @@ def recommend_cmd(ctx, user, rates, n, ridge, name, as_json):
 
 @cf_group.command("similar")
 @click.argument("title")
-@click.option("-n", "n", default=10, show_default=True)
+@click.option("-k", "--top", "n", type=click.IntRange(min=1), default=10, show_default=True, help="How many movies.")
 @name_option
 @json_option
 @click.pass_context
@@ -165,7 +165,7 @@ def similar_cmd(ctx, title, n, name, as_json):
 
 
 @cf_group.command("biases")
-@click.option("-n", "n", default=10, show_default=True)
+@click.option("-k", "--top", "n", type=click.IntRange(min=1), default=10, show_default=True, help="How many movies.")
 @name_option
 @json_option
 @click.pass_context
