@@ -103,6 +103,9 @@ def test_similar_uses_titles_and_finds_neighbours(trained):
     assert out["query"] == "Silence of the Lambs, The (1991)"
     assert len(out["results"]) == 5 and out["query"] not in [r["title"] for r in out["results"]]
     assert all(-1 <= r["cosine"] <= 1 for r in out["results"])
+    assert all(r["ratings"] >= 10 for r in out["results"])  # the default --min-ratings
+    rare = json.loads(run(trained, "similar", "Silence of the Lambs", "-k", "50", "--min-ratings", "0", "--json").output)
+    assert any(r["ratings"] < 10 for r in rare["results"])
     assert "nearest to Silence of the Lambs, The (1991)" in run(trained, "similar", "silence of the lambs").output
     bad = run(trained, "similar", "Silense of the Lambs")
     assert bad.exit_code == 1 and "did you mean 'Silence of the Lambs, The (1991)'" in bad.output

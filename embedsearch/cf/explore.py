@@ -37,18 +37,20 @@ def biases(saved: SavedModel, n: int = 10) -> dict:
     return {"lowest": pick(order[:n]), "highest": pick(order[::-1][:n])}
 
 
-def similar(saved: SavedModel, title: str, n: int = 10) -> dict:
-    """Nearest movies by cosine over item factors, from the saved HNSW index."""
+def similar(saved: SavedModel, title: str, n: int = 10, min_ratings: int = 0) -> dict:
+    """Nearest movies by cosine over item factors, from the saved HNSW index. Movies with
+    fewer than `min_ratings` training ratings are left out: their factors are mostly noise."""
     from embedsearch.ann import hnsw_query, normalise
 
     if n < 1:
-        raise EmbedsearchError(f"-n must be at least 1, got {n}")
+        raise EmbedsearchError(f"-k must be at least 1, got {n}")
     row = resolve(title, saved.item_keys)
     factors = normalise(saved.item_factors())
-    ids, scores = hnsw_query(saved.item_index(), factors[row : row + 1], n + 1)
+    pool = n + 1 if min_ratings <= 0 else min(len(saved.item_keys), 10 * n + 100)
+    ids, scores = hnsw_query(saved.item_index(), factors[row : row + 1], pool)
     results = [
         {"title": saved.item_keys[i], "cosine": float(s), "ratings": int(saved.item_counts[i])}
-        for i, s in zip(ids[0], scores[0]) if i != row
+        for i, s in zip(ids[0], scores[0]) if i != row and saved.item_counts[i] >= min_ratings
     ][:n]
     return {"query": saved.item_keys[row], "results": results}
 

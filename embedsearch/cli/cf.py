@@ -141,15 +141,17 @@ def recommend_cmd(ctx, user, rates, n, ridge, name, as_json):
 
 @cf_group.command("similar")
 @click.argument("title")
+@click.option("--min-ratings", type=click.IntRange(min=0), default=10, show_default=True,
+              help="Leave out movies with fewer training ratings (their factors are noise).")
 @click.option("-k", "--top", "n", type=click.IntRange(min=1), default=10, show_default=True, help="How many movies.")
 @name_option
 @json_option
 @click.pass_context
-def similar_cmd(ctx, title, n, name, as_json):
+def similar_cmd(ctx, title, n, min_ratings, name, as_json):
     """Movies nearest to TITLE by cosine over item factors (HNSW index)."""
     from embedsearch.cf.explore import similar
 
-    out = similar(_load(ctx, name), title, n)
+    out = similar(_load(ctx, name), title, n, min_ratings)
     if as_json:
         return _echo_json(out)
     from rich.table import Table
