@@ -112,7 +112,8 @@ def build_index(name: str, paths: list[str] | None, home: Path, model: str | Non
     """Create or update the index `name` from `paths` (or, when None, the paths it was
     last built from). `representation` and `lexical_weight` (0 turns BM25 fusion off) are
     the search-quality levers measured in bench/README.md. Returns what was done."""
-    from embedsearch.encoders import canonical_name, get_encoder
+    from embedsearch.encoders import canonical_name
+    from embedsearch.onnx_encoder import index_encoder
 
     check_name(name)
     started = time.perf_counter()
@@ -149,7 +150,8 @@ def build_index(name: str, paths: list[str] | None, home: Path, model: str | Non
         previous.close()
         return summary
 
-    encoder = get_encoder(model or (previous.manifest["encoder"]["name"] if previous is not None else None))
+    encoder = index_encoder(home, model or (previous.manifest["encoder"]["name"] if previous is not None else None),
+                            previous.manifest["encoder"] if previous is not None else None)
     old = _old_vectors(previous, encoder.info.digest)
     vectors = _embed(chunks, hashes, options["representation"], encoder, old, summary, progress)
     rows = [(c.path, c.start_line, c.end_line, c.kind, c.name, h, c.text,

@@ -57,19 +57,31 @@ def display_path(path: str, sources: list[str] = ()) -> str:
 
 def query_encoder(index: Index, model: str | None = None):
     """The encoder that built `index`, refusing any other."""
-    return query_encoder_for(index.manifest["encoder"], model, index.name)
+    return query_encoder_for(index.manifest["encoder"], model, index.name, home=index.home)
 
 
-def query_encoder_for(built: dict, model: str | None = None, index_name: str = ""):
+def query_encoder_for(built: dict, model: str | None = None, index_name: str = "", home: Path | None = None):
     """The encoder an index's manifest describes; refused when `model` names another, or
-    when the weights loaded here are not the ones that made the index."""
-    from embedsearch.encoders import canonical_name, get_encoder
+    when the weights loaded here are not the ones that made the index.
+
+    With `home`, an ONNX export of exactly those weights (cached by digest, see
+    onnx_encoder.py) answers without importing torch; without one, the torch encoder
+    answers and the export is made for the next query."""
+    from embedsearch.encoders import canonical_name
 
     if model is not None and canonical_name(model) != built["name"]:
         raise EmbedsearchError(
             f"index {index_name!r} was built with encoder {built['name']!r}; "
             f"queries with {canonical_name(model)!r} would not be comparable"
         )
+    if home is not None:
+        from embedsearch.onnx_encoder import cached_encoder
+
+        fast = cached_encoder(home, built)
+        if fast is not None:
+            return fast
+    from embedsearch.encoders import get_encoder
+
     encoder = get_encoder(built["name"])
     if encoder.info.digest != built["digest"] or encoder.info.dim != int(built["dim"]):
         raise EmbedsearchError(
@@ -77,6 +89,10 @@ def query_encoder_for(built: dict, model: str | None = None, index_name: str = "
             f"{encoder.info.dim}) is not the one that built index {index_name!r} (weights "
             f"{built['digest'][:12]}, dim {built['dim']}); rebuild the index with --rebuild"
         )
+    if home is not None:
+        from embedsearch.onnx_encoder import try_export
+
+        try_export(home, encoder)
     return encoder
 
 

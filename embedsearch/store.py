@@ -129,8 +129,10 @@ class StaleSnapshot(Exception):
 class Index:
     """An open, read-only generation of an index: manifest, vectors, metadata, HNSW.
 
-    Opening checks every file against the manifest (size, and the sha256 of the vectors and
-    the HNSW graph, so a damaged file is reported here rather than crashing hnswlib). If a
+    Opening checks every file against the manifest (sizes, and the sha256 of the HNSW graph,
+    so a damaged file is reported here rather than crashing hnswlib); the sha256 of the
+    vectors is checked when they are first used (exact search, `similar`, updates), which a
+    plain search never does. If a
     writer switches generations meanwhile, the new manifest is read and opening starts over.
     """
 
@@ -153,12 +155,18 @@ class Index:
         self.count = int(self.manifest["count"])
         dim = int(self.manifest["encoder"]["dim"])
         try:
-            for role in ("vectors", "hnsw"):
-                self._verify(role, files[role])
-            self.vectors = np.load(self.folder / files["vectors"]["file"], mmap_mode="r")
-            if self.vectors.shape != (self.count, dim):
+            # the graph is verified before hnswlib reads it; the vectors file (not needed to
+            # answer a plain HNSW search) is opened and size-checked now, and its digest is
+            # checked the first time `vectors` is used, from this open file
+            self._verify("vectors", files["vectors"], digest=False)
+            self._verify("hnsw", files["hnsw"])
+            vectors_path = self.folder / files["vectors"]["file"]
+            self._vectors_fh = open(vectors_path, "rb")
+            self._vectors_checked = False
+            self._vectors = np.load(vectors_path, mmap_mode="r")
+            if self._vectors.shape != (self.count, dim):
                 raise EmbedsearchError(
-                    f"index {self.name!r} is damaged: vectors are {self.vectors.shape}, expected ({self.count}, {dim})")
+                    f"index {self.name!r} is damaged: vectors are {self._vectors.shape}, expected ({self.count}, {dim})")
             self._verify("items", files["items"], digest=False)
             self.db = sqlite3.connect(f"file:{self.folder / files['items']['file']}?mode=ro", uri=True)
             self.db.row_factory = sqlite3.Row
@@ -170,6 +178,23 @@ class Index:
             raise EmbedsearchError(f"index {self.name!r} is damaged: {exc}") from None
         except (ValueError, OSError) as exc:
             raise EmbedsearchError(f"index {self.name!r} is damaged: cannot read vectors ({exc})") from None
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """The stored unit rows (memory-mapped), checked against the manifest's sha256 on
+        first use; a damaged file is reported here, as it would have been at open."""
+        if not self._vectors_checked:
+            h = hashlib.sha256()
+            self._vectors_fh.seek(0)
+            for block in iter(lambda: self._vectors_fh.read(1 << 20), b""):
+                h.update(block)
+            entry = self.manifest["files"]["vectors"]
+            if h.hexdigest() != entry["sha256"]:
+                raise EmbedsearchError(
+                    f"index {self.name!r} is damaged: the vectors file {entry['file']} does not match its "
+                    f"digest (corrupted on disk); run `embedsearch repair {self.name}`")
+            self._vectors_checked = True
+        return self._vectors
 
     def _verify(self, role: str, entry: dict, digest: bool = True) -> None:
         path = self.folder / entry["file"]
@@ -227,6 +252,7 @@ class Index:
 
     def close(self) -> None:
         self.db.close()
+        self._vectors_fh.close()
 
 
 def _item(r: sqlite3.Row) -> Item:

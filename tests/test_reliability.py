@@ -133,8 +133,10 @@ def test_check_and_repair_damaged_files(tmp_path, cli):
     data = bytearray(vectors.read_bytes())
     data[len(data) // 2] ^= 0x40  # one flipped bit
     vectors.write_bytes(bytes(data))
+    index = Index(home, name)  # the graph is intact: opening and HNSW search need no vectors file
     with pytest.raises(EmbedsearchError, match="does not match its digest"):
-        Index(home, name)
+        index.vectors  # ...which is verified the first time it is used
+    index.close()
     r = cli("--home", home, "check", name)
     assert r.exit_code == 1 and "vectors file" in r.output and "corrupted" in r.output
     r = cli("--home", home, "repair", name)

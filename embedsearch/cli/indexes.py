@@ -111,9 +111,10 @@ def similar_cmd(obj, name, path, line, text, k, exact, as_json):
 
 
 def _hits_table(title: str, hits) -> None:
+    out = console()
     rows = [[str(h.rank), f"{h.score:.3f}", f"{location(h.display, h.start_line, h.end_line)}\n[bold]{h.name}[/]",
-             preview(h.text, h.path)] for h in hits]
-    console().print(table(title, ["#", "score", "location / name", "preview"], rows, show_lines=True))
+             preview(h.text, h.path, highlight=out.is_terminal)] for h in hits]
+    out.print(table(title, ["#", "score", "location / name", "preview"], rows, show_lines=True))
 
 
 @click.command("list")

@@ -1,0 +1,159 @@
+"""The fast paths give the same answers as the torch path.
+
+Queries (and index builds) are encoded with an ONNX export of the encoder, run by
+onnxruntime without importing torch. These tests check that its vectors equal the torch
+model's (cosine >= 0.9999), that searches return the same top 10, that the search command
+really does not import torch when the export is cached, and that an export is only used
+for the weights digest it was made from. No timing is asserted here; see bench/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnx", reason="the ONNX export needs the `onnx` package (a dependency: reinstall with "
+                    "`pip install -e .[test]`)")
+
+from embedsearch.onnx_encoder import CACHE, META_FILE, cache_dir, cached_encoder
+from embedsearch.search import nearest, search
+from embedsearch.store import Index
+
+ROOT = Path(__file__).resolve().parents[1]
+QUERIES = ["find the executable on the PATH", "recursively delete a directory tree",
+           "wrap text to a given width", "parse a CSV file into dictionaries",
+           "serialize an object to a JSON string", "copy file permissions"]
+HEAVY = ("torch", "transformers", "sentence_transformers")
+
+
+@pytest.fixture(scope="module")
+def torch_encoder():
+    from embedsearch.encoders import get_encoder
+
+    return get_encoder()
+
+
+@pytest.fixture(scope="module")
+def onnx_encoder(stdlib_index):
+    home, name, _ = stdlib_index
+    built = json.loads((home / name / "manifest.json").read_text())["encoder"]
+    enc = cached_encoder(home, built)
+    assert enc is not None, "building an index exports the encoder to ONNX"
+    return enc
+
+
+def _texts(stdlib_index) -> list[str]:
+    home, name, _ = stdlib_index
+    index = Index(home, name)
+    try:
+        items = index.all_items()
+    finally:
+        index.close()
+    code = [it.text for it in items[::max(1, len(items) // 40)]]
+    long = max((it.text for it in items), key=len)
+    return QUERIES + code + [long, "x", "  padded with spaces\n\n", "déjà vu: naïve ünïcode, 日本語のテキスト"]
+
+
+def test_onnx_vectors_match_torch(stdlib_index, torch_encoder, onnx_encoder):
+    texts = _texts(stdlib_index)
+    counts = torch_encoder.token_counts(texts)
+    assert max(counts) > 256  # a text longer than the encoder reads (truncated the same way)
+    assert onnx_encoder.token_counts(texts) == counts
+    a = torch_encoder.encode(texts)
+    b = onnx_encoder.encode(texts)  # one batch mixes lengths from 3 to 256 tokens: padding
+    assert a.shape == b.shape
+    assert np.allclose(np.linalg.norm(b, axis=1), 1, atol=1e-5)
+    assert float((a * b).sum(axis=1).min()) >= 0.9999
+    single = np.stack([onnx_encoder.encode([t])[0] for t in texts[:8] + texts[-4:]])  # no padding
+    assert float((single * np.concatenate([b[:8], b[-4:]])).sum(axis=1).min()) >= 0.9999
+    assert onnx_encoder.encode([]).shape == (0, torch_encoder.info.dim)
+
+
+def test_index_vectors_match_torch(stdlib_index, torch_encoder):
+    """The index command embeds with the export; its stored rows equal torch's."""
+    home, name, _ = stdlib_index
+    index = Index(home, name)
+    try:
+        items = index.all_items()[::25]
+        stored = np.asarray(index.vectors)[[it.id for it in items]]
+    finally:
+        index.close()
+    fresh = torch_encoder.encode([it.text for it in items])
+    assert float((stored * fresh).sum(axis=1).min()) >= 0.9999
+
+
+def test_same_top10_as_torch(stdlib_index, torch_encoder):
+    home, name, _ = stdlib_index
+    fast = search(home, name, QUERIES, k=10)  # the cached export answers
+    index = Index(home, name)
+    try:
+        slow = nearest(index, torch_encoder.encode(QUERIES), 10)
+        exact = nearest(index, torch_encoder.encode(QUERIES), 10, exact=True)
+    finally:
+        index.close()
+    for f, s, e in zip(fast, slow, exact):
+        assert [h.id for h in f] == [h.id for h in s]
+        assert [h.id for h in f] == [h.id for h in e]
+        assert np.allclose([h.score for h in f], [h.score for h in s], atol=2e-4)
+
+
+def test_search_process_does_not_import_torch(stdlib_index):
+    home, name, _ = stdlib_index
+    code = (
+        "import sys\n"
+        "from embedsearch.cli import main\n"
+        f"main([ '--home', {str(home)!r}, 'search', {name!r}, 'wrap text', '-k', '3', '--json'],"
+        " standalone_mode=False)\n"
+        f"print('HEAVY', sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    hits = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    assert len(hits) == 3 and hits[0]["name"]
+    assert "HEAVY []" in out.stdout
+
+
+def test_cli_help_imports_nothing_heavy():
+    code = ("import sys\nfrom embedsearch.cli import main\n"
+            "print(sorted(m for m in ('torch', 'transformers', 'sentence_transformers', 'onnxruntime', "
+            "'numpy', 'hnswlib', 'pygments') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_export_only_used_for_its_digest(stdlib_index, tmp_path):
+    home, name, _ = stdlib_index
+    built = json.loads((home / name / "manifest.json").read_text())["encoder"]
+    assert cached_encoder(home, built) is not None
+    other = dict(built, digest="0" * 32)
+    assert cached_encoder(home, other) is None  # no export for those weights
+    # an export copied under another digest's folder is refused: its own record says otherwise
+    shutil.copytree(cache_dir(home, built["digest"]), cache_dir(tmp_path, other["digest"]))
+    assert cached_encoder(tmp_path, other) is None
+    assert cached_encoder(home, dict(built, name="someone/else")) is None
+    assert cached_encoder(home, dict(built, max_seq_length=128)) is None
+    # a damaged export is not used
+    shutil.copytree(cache_dir(home, built["digest"]), cache_dir(tmp_path, built["digest"]))
+    (cache_dir(tmp_path, built["digest"]) / META_FILE).write_text("{not json")
+    assert cached_encoder(tmp_path, built) is None
+
+
+def test_without_export_torch_answers_and_creates_it(stdlib_index, tmp_path):
+    home, name, _ = stdlib_index
+    copy = tmp_path / "home"
+    shutil.copytree(home / name, copy / name)
+    assert not (copy / CACHE).exists()
+    slow = search(copy, name, QUERIES[:2], k=10)  # torch path, exports for next time
+    built = json.loads((copy / name / "manifest.json").read_text())["encoder"]
+    assert cached_encoder(copy, built) is not None
+    fast = search(copy, name, QUERIES[:2], k=10)
+    assert [[h.id for h in hits] for hits in slow] == [[h.id for h in hits] for hits in fast]
