@@ -85,23 +85,35 @@ def test_index_vectors_match_torch(stdlib_index, torch_encoder):
         stored = np.asarray(index.vectors)[[it.id for it in items]]
     finally:
         index.close()
-    fresh = torch_encoder.encode([it.text for it in items])
+    from embedsearch.chunking import Chunk
+    from embedsearch.representation import embed_text
+
+    texts = [embed_text(Chunk(it.path, it.start_line, it.end_line, it.kind, it.name, it.text)) for it in items]
+    fresh = torch_encoder.encode(texts)
     assert float((stored * fresh).sum(axis=1).min()) >= 0.9999
 
 
 def test_same_top10_as_torch(stdlib_index, torch_encoder):
     home, name, _ = stdlib_index
-    fast = search(home, name, QUERIES, k=10)  # the cached export answers
+    from embedsearch.search import hybrid
+
+    fast = search(home, name, QUERIES, k=10, lexical_weight=0)  # the cached export answers
+    fast_hybrid = search(home, name, QUERIES, k=10)
     index = Index(home, name)
     try:
-        slow = nearest(index, torch_encoder.encode(QUERIES), 10)
-        exact = nearest(index, torch_encoder.encode(QUERIES), 10, exact=True)
+        vectors = torch_encoder.encode(QUERIES)
+        slow = nearest(index, vectors, 10)
+        exact = nearest(index, vectors, 10, exact=True)
+        weight = index.manifest["options"]["lexical_weight"]
+        slow_hybrid = [hybrid(index, q, v, 10, weight) for q, v in zip(QUERIES, vectors)]
     finally:
         index.close()
     for f, s, e in zip(fast, slow, exact):
         assert [h.id for h in f] == [h.id for h in s]
         assert [h.id for h in f] == [h.id for h in e]
         assert np.allclose([h.score for h in f], [h.score for h in s], atol=2e-4)
+    for f, s in zip(fast_hybrid, slow_hybrid):
+        assert [h.id for h in f] == [h.id for h in s]
 
 
 def test_search_process_does_not_import_torch(stdlib_index):
