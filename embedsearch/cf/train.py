@@ -29,7 +29,7 @@ class TrainOptions:
     factors: int = 50
     epochs: int = 5
     lr: float = 5e-3
-    wd: float = 0.1
+    wd: float = 0.15
     bs: int = 64
     seed: int = 42
     beta2: float = 0.99  # fastai's Adam default (sqr_mom); torch's 0.999 adapts too slowly here

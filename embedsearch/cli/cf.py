@@ -42,7 +42,7 @@ def cf_group() -> None:
 @click.option("--factors", default=50, show_default=True, help="Latent factors per user and item.")
 @click.option("--epochs", default=5, show_default=True)
 @click.option("--lr", default=5e-3, show_default=True, help="Peak learning rate of the one-cycle schedule.")
-@click.option("--wd", default=0.1, show_default=True, help="Weight decay (AdamW).")
+@click.option("--wd", default=0.15, show_default=True, help="Weight decay (AdamW).")
 @click.option("--bias-wd", default=0.01, show_default=True, help="Weight decay on the user and item biases (AdamW).")
 @click.option("--reg", default=0.0, show_default=True,
               help="L2 penalty on the embedding rows each batch uses (Funk-SVD style), on top of --wd.")
