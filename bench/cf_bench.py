@@ -78,10 +78,16 @@ def fastai_collab(data: Path) -> list[tuple[float, float]]:
     return out
 
 
+def _progress(label: str, res: list[tuple[float, float]]) -> None:
+    print(f"{label}: rmse {[round(r, 4) for r, _ in res]} seconds {[round(s, 2) for _, s in res]}",
+          file=sys.stderr, flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--peers", default="svd,svdpp,fastai", help="comma-separated: svd, svdpp, fastai")
+    ap.add_argument("--peers", default="svd,svdpp",
+                    help="comma-separated: svd, svdpp, fastai (fastai is slow on a small CPU: minutes per fold)")
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args()
     import torch
@@ -89,6 +95,7 @@ def main() -> None:
     torch.manual_seed(0)
     rows: dict[str, list[tuple[float, float]]] = {}
     rows["embedsearch (bias, defaults)"] = ours(args.data, TrainOptions())
+    _progress("embedsearch (bias, defaults)", rows["embedsearch (bias, defaults)"])
     peers = {"svd": ("Surprise SVD", lambda: surprise_algo(args.data, "svd")),
              "svdpp": ("Surprise SVD++", lambda: surprise_algo(args.data, "svdpp")),
              "fastai": ("fastai collab_learner", lambda: fastai_collab(args.data))}
@@ -96,6 +103,7 @@ def main() -> None:
         label, run = peers[key]
         try:
             rows[label] = run()
+            _progress(label, rows[label])
         except ImportError as exc:
             print(f"skipping {label}: {exc}", file=sys.stderr)
     base = rows["embedsearch (bias, defaults)"]

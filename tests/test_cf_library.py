@@ -193,6 +193,8 @@ def test_bad_options_are_user_errors(synthetic):
         fit(train, valid, TrainOptions(factors=0))
     with pytest.raises(EmbedsearchError, match="must not be negative"):
         fit(train, valid, TrainOptions(reg=-1))
+    with pytest.raises(EmbedsearchError, match="--bias-wd"):
+        fit(train, valid, TrainOptions(bias_wd=-1))
     with pytest.raises(EmbedsearchError, match="unknown model"):
         fit(train, valid, TrainOptions(model="svd"))
 

@@ -185,12 +185,19 @@ def explain(saved: SavedModel, title: str | None = None, repeats: int = 2000, ba
             fn()
         return (time.perf_counter() - t) / k * 1e6
 
-    with torch.no_grad():
-        t_matmul = timed(lambda: F.one_hot(idx, n_items).float() @ w, repeats)
-        t_lookup = timed(lambda: w[idx], repeats)
-        k = max(repeats // 20, 10)
-        t_bmatmul = timed(lambda: F.one_hot(rows, n_items).float() @ w, k)
-        t_blookup = timed(lambda: w[rows], k)
+    # One thread, as in training: on a busy machine spare threads spin-wait and would time
+    # the scheduler (tens of ms) instead of the arithmetic.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.no_grad():
+            t_matmul = timed(lambda: F.one_hot(idx, n_items).float() @ w, repeats)
+            t_lookup = timed(lambda: w[idx], repeats)
+            k = max(repeats // 20, 10)
+            t_bmatmul = timed(lambda: F.one_hot(rows, n_items).float() @ w, k)
+            t_blookup = timed(lambda: w[rows], k)
+    finally:
+        torch.set_num_threads(threads)
     return {
         "title": saved.item_keys[row],
         "row": row,

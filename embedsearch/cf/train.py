@@ -29,11 +29,12 @@ class TrainOptions:
     factors: int = 50
     epochs: int = 5
     lr: float = 5e-3
-    wd: float = 0.1
+    wd: float = 0.15
     bs: int = 64
     seed: int = 42
     beta2: float = 0.99  # fastai's Adam default (sqr_mom); torch's 0.999 adapts too slowly here
     reg: float = 0.0  # L2 on the rows each batch looks up (per rating, as in Funk's SVD)
+    bias_wd: float = 0.01  # weight decay on the bias tables: decaying them pulls every rating towards the middle of y_range
     y_range: tuple[float, float] = DEFAULT_Y_RANGE
 
     def check(self) -> None:
@@ -45,8 +46,8 @@ class TrainOptions:
                 raise EmbedsearchError(f"--{name} must be at least 1, got {getattr(self, name)}")
         if not self.lr > 0:
             raise EmbedsearchError(f"--lr must be positive, got {self.lr}")
-        if self.wd < 0 or self.reg < 0:
-            raise EmbedsearchError(f"--wd and --reg must not be negative, got {self.wd}, {self.reg}")
+        if self.wd < 0 or self.reg < 0 or self.bias_wd < 0:
+            raise EmbedsearchError(f"--wd, --bias-wd and --reg must not be negative, got {self.wd}, {self.bias_wd}, {self.reg}")
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -149,7 +150,12 @@ def _fit(train, valid, options, on_epoch, top_n) -> TrainResult:
     items = torch.from_numpy(train.items)
     targets = torch.from_numpy(train.ratings)
     steps = (len(train) + options.bs - 1) // options.bs
-    opt = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.wd, betas=(0.9, options.beta2), eps=1e-5)
+    named = list(model.named_parameters())
+    groups = [
+        {"params": [p for n, p in named if not n.endswith("bias.weight")]},
+        {"params": [p for n, p in named if n.endswith("bias.weight")], "weight_decay": options.bias_wd},
+    ]
+    opt = torch.optim.AdamW([g for g in groups if g["params"]], lr=options.lr, weight_decay=options.wd, betas=(0.9, options.beta2), eps=1e-5)
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt, max_lr=options.lr, epochs=options.epochs, steps_per_epoch=steps,
         pct_start=0.25, div_factor=25.0, final_div_factor=1e5, base_momentum=0.85, max_momentum=0.95,

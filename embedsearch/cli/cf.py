@@ -42,7 +42,8 @@ def cf_group() -> None:
 @click.option("--factors", default=50, show_default=True, help="Latent factors per user and item.")
 @click.option("--epochs", default=5, show_default=True)
 @click.option("--lr", default=5e-3, show_default=True, help="Peak learning rate of the one-cycle schedule.")
-@click.option("--wd", default=0.1, show_default=True, help="Weight decay (AdamW).")
+@click.option("--wd", default=0.15, show_default=True, help="Weight decay (AdamW).")
+@click.option("--bias-wd", default=0.01, show_default=True, help="Weight decay on the user and item biases (AdamW).")
 @click.option("--reg", default=0.0, show_default=True,
               help="L2 penalty on the embedding rows each batch uses (Funk-SVD style), on top of --wd.")
 @click.option("--bs", default=64, show_default=True, help="Batch size.")
@@ -55,12 +56,12 @@ def cf_group() -> None:
 @name_option
 @json_option
 @click.pass_context
-def train_cmd(ctx, data, items, model_kind, factors, epochs, lr, wd, reg, bs, seed, y_range, split, valid_pct, folds, name, as_json):
+def train_cmd(ctx, data, items, model_kind, factors, epochs, lr, wd, bias_wd, reg, bs, seed, y_range, split, valid_pct, folds, name, as_json):
     """Train a model and save it under the index home."""
     from embedsearch.cf.train import TrainOptions
     from embedsearch.cf.workflow import TrainRequest, train_and_save
 
-    opts = TrainOptions(model=model_kind, factors=factors, epochs=epochs, lr=lr, wd=wd, reg=reg, bs=bs, seed=seed, y_range=tuple(y_range))
+    opts = TrainOptions(model=model_kind, factors=factors, epochs=epochs, lr=lr, wd=wd, bias_wd=bias_wd, reg=reg, bs=bs, seed=seed, y_range=tuple(y_range))
     request = TrainRequest(data=data, items=items, split=split, valid_pct=valid_pct, folds=folds, name=name, options=opts)
     if as_json:
         _echo_json(train_and_save(ctx.obj["home"], request))
