@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from embedsearch.fileio import fsync_path
 from embedsearch.encoders import EncoderInfo
 
 CACHE = Path(".cache") / "onnx"
@@ -187,7 +188,7 @@ def ensure_export(home: Path, encoder) -> Path | None:
         meta = _export(encoder, tmp)
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2))
         for f in tmp.iterdir():
-            _fsync(f)
+            fsync_path(f)
         if folder.exists():  # a damaged or outdated export
             shutil.rmtree(folder, ignore_errors=True)
         try:
@@ -195,7 +196,7 @@ def ensure_export(home: Path, encoder) -> Path | None:
         except OSError:
             if not (folder / META_FILE).is_file():  # not another writer finishing first
                 raise
-        _fsync(folder.parent)
+        fsync_path(folder.parent)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -282,14 +283,6 @@ def _export(encoder, out: Path) -> dict:
         "lowercase": bool(getattr(transformer, "do_lower_case", False)),
         "exported_with": {"torch": torch.__version__, "onnxruntime": ort.__version__},
     }
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def index_encoder(home: Path, model: str | None, previous: dict | None = None):

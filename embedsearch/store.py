@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from embedsearch.errors import EmbedsearchError, unknown
+from embedsearch.fileio import atomic_write_text, file_digest, fsync_path
 from embedsearch.representation import lexical_fields
 
 FORMAT = 2  # 2: items DB gained the `lexical` FTS5 table
@@ -312,7 +313,7 @@ def write_generation(home: Path, name: str, manifest: dict, vectors: np.ndarray,
         )
         if not manifest.get("created"):
             manifest["created"] = now
-        _atomic_write_text(folder / MANIFEST, json.dumps(manifest, indent=2))
+        atomic_write_text(folder / MANIFEST, json.dumps(manifest, indent=2))
     except BaseException as exc:
         for f in names.values():
             (folder / f).unlink(missing_ok=True)
@@ -335,12 +336,13 @@ def _write_files(folder: Path, names: dict, manifest: dict, vectors: np.ndarray,
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     with open(folder / names["vectors"], "wb") as fh:
         np.save(fh, vectors)
-        _sync(fh)
+        fh.flush()
+        os.fsync(fh.fileno())
     described = {k: manifest[k] for k in ("kind", "encoder", "sources", "options", "created") if k in manifest}
     _write_items(folder / names["items"], items, described)
     index = build_hnsw(vectors, hnsw_params)
     index.save_index(str(folder / names["hnsw"]))
-    _fsync_path(folder / names["hnsw"])
+    fsync_path(folder / names["hnsw"])
     try:  # hnswlib does not report failed writes: read the file back before committing to it
         load_hnsw(folder / names["hnsw"], vectors.shape[1], len(items), hnsw_params.ef_search)
     except EmbedsearchError:
@@ -391,34 +393,8 @@ def _write_items(path: Path, items: list[tuple], described: dict) -> None:
         db.commit()
     finally:
         db.close()
-    _fsync_path(path)
+    fsync_path(path)
 
 
 def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _sync(fh) -> None:
-    fh.flush()
-    os.fsync(fh.fileno())
-
-
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as fh:
-        fh.write(text)
-        _sync(fh)
-    os.replace(tmp, path)
-    _fsync_path(path.parent)
+    return file_digest(path, "sha256")

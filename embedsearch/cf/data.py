@@ -8,7 +8,6 @@ into one key), because titles are what a user types.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import zipfile
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from embedsearch.fileio import file_digest
 from embedsearch.errors import EmbedsearchError
 
 ML100K_URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
@@ -204,11 +204,7 @@ def _build(rows, titles: dict[str, str] | None, source: str, folder: Path | None
 
 
 def md5_of(path: Path) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return file_digest(path, "md5")
 
 
 def cache_dir() -> Path:
