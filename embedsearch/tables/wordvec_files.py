@@ -72,20 +72,31 @@ def read_vectors(path: str | Path, fmt: str = "auto",
 
 
 class _Rows:
-    """A growing (n, d) float32 array: preallocated when the count is known, else doubled."""
+    """Keys and a growing (n, d) float32 array (preallocated when the count is known, else
+    doubled); a repeated key keeps its first row and is counted in `duplicates`."""
 
     def __init__(self, dim: int, expected: int | None):
         self.dim = dim
         self.data = np.empty((max(expected or 1024, 1), dim), dtype=np.float32)
         self.n = 0
+        self.keys: list[str] = []
+        self.seen: set[str] = set()
+        self.duplicates = 0
 
-    def add(self, row: np.ndarray) -> None:
+    def add(self, key: str, row: np.ndarray) -> bool:
+        """Append a row; False (and nothing stored) when the key was seen before."""
+        if key in self.seen:
+            self.duplicates += 1
+            return False
+        self.seen.add(key)
+        self.keys.append(key)
         if self.n == len(self.data):
             grown = np.empty((len(self.data) * 2, self.dim), dtype=np.float32)
             grown[: self.n] = self.data[: self.n]
             self.data = grown
         self.data[self.n] = row
         self.n += 1
+        return True
 
     def done(self) -> np.ndarray:
         return self.data[: self.n] if self.n == len(self.data) else self.data[: self.n].copy()
@@ -103,9 +114,6 @@ def _header(line: str, path: Path) -> tuple[int, int]:
 
 
 def _read_text(path: Path, fmt: str, progress) -> ParsedFile:
-    keys: list[str] = []
-    seen: set[str] = set()
-    duplicates = 0
     rows: _Rows | None = None
     count = dim = None
     with open(path, "r", encoding="utf-8", errors="strict", newline="") as f:
@@ -132,13 +140,7 @@ def _read_text(path: Path, fmt: str, progress) -> ParsedFile:
                         f"(dimension mismatch with {'the header' if fmt == 'word2vec' else 'line 1'})")
                 if not np.isfinite(values).all():
                     raise EmbedsearchError(f"{path}:{number}: {word!r} has a value that is not a finite number")
-                if word in seen:
-                    duplicates += 1
-                    continue
-                seen.add(word)
-                keys.append(word)
-                rows.add(values)
-                if progress and len(keys) % _BLOCK == 0:
+                if rows.add(word, values) and progress and rows.n % _BLOCK == 0:
                     progress(_BLOCK)
         except ValueError as exc:
             if isinstance(exc, UnicodeDecodeError):
@@ -147,18 +149,15 @@ def _read_text(path: Path, fmt: str, progress) -> ParsedFile:
             raise EmbedsearchError(f"{path}:{number}: a value is not a number ({exc})") from None
     if rows is None or rows.n == 0:
         raise EmbedsearchError(f"{path}: no vectors found")
-    if count is not None and len(keys) + duplicates != count:
-        raise EmbedsearchError(f"{path}: the header says {count} vectors, the file holds {len(keys) + duplicates}")
+    if count is not None and rows.n + rows.duplicates != count:
+        raise EmbedsearchError(f"{path}: the header says {count} vectors, the file holds {rows.n + rows.duplicates}")
     if progress:
-        progress(len(keys) % _BLOCK)
-    return ParsedFile(keys, rows.done(), fmt, duplicates)
+        progress(rows.n % _BLOCK)
+    return ParsedFile(rows.keys, rows.done(), fmt, rows.duplicates)
 
 
 def _read_binary(path: Path, progress) -> ParsedFile:
     """word2vec's C binary format: header line, then per row `word<space>` and dim float32s."""
-    keys: list[str] = []
-    seen: set[str] = set()
-    duplicates = 0
     with open(path, "rb") as f:
         count, dim = _header(f.readline().decode("utf-8", "replace"), path)
         rows = _Rows(dim, count)
@@ -193,20 +192,14 @@ def _read_binary(path: Path, progress) -> ParsedFile:
                 raise EmbedsearchError(f"{path}: row {n}: empty word")
             if not np.isfinite(values).all():
                 raise EmbedsearchError(f"{path}: row {n} ({word!r}) has a value that is not a finite number")
-            if word in seen:
-                duplicates += 1
-                continue
-            seen.add(word)
-            keys.append(word)
-            rows.add(values)
-            if progress and n % _BLOCK == 0:
+            if rows.add(word, values) and progress and n % _BLOCK == 0:
                 progress(_BLOCK)
         rest = buf + f.read(16)
         if rest.strip():
             raise EmbedsearchError(f"{path}: data after the {count} rows the header announces (wrong header count?)")
     if progress:
         progress(count % _BLOCK)
-    return ParsedFile(keys, rows.done(), "word2vec-binary", duplicates)
+    return ParsedFile(rows.keys, rows.done(), "word2vec-binary", rows.duplicates)
 
 
 def write_word2vec(path: Path, keys: list[str], vectors: np.ndarray, binary: bool = False) -> int:
