@@ -114,7 +114,8 @@ def hybrid(index: Index, query: str, vector: np.ndarray, k: int, weight: float, 
     """Top-k by cosine + weight × BM25 (scaled so the best lexical match scores 1).
 
     Candidates are the `pool` best of each ranking; a lexical candidate the dense search
-    did not return gets its exact cosine from the stored vector."""
+    did not return gets its exact cosine from its row in the HNSW graph (already read and
+    verified at open), so a search never has to read and hash the vectors file."""
     _check_k(k)
     ids, scores = _dense(index, vector[None, :], max(pool, k), exact)
     cosine = dict(zip(ids[0].tolist(), scores[0].tolist()))
@@ -122,9 +123,10 @@ def hybrid(index: Index, query: str, vector: np.ndarray, k: int, weight: float, 
     lexical = index.lexical(fts, pool) if fts else []
     best = max((s for _, s in lexical), default=0.0) or 1.0
     bm25 = {i: s / best for i, s in lexical}
-    for i in bm25:
-        if i not in cosine:
-            cosine[i] = float(np.dot(index.vectors[i], vector))
+    missing = [i for i in bm25 if i not in cosine]
+    if missing:
+        rows = np.asarray(index.hnsw.get_items(missing), dtype=np.float32)  # (m, dim)
+        cosine.update(zip(missing, (rows @ vector).tolist()))
     fused = sorted(((i, c + weight * bm25.get(i, 0.0), c) for i, c in cosine.items()), key=lambda t: -t[1])
     return _hits(index, fused[:k])
 
