@@ -17,7 +17,6 @@ opened G just before the switch can finish.
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import os
 import re
@@ -32,6 +31,7 @@ import numpy as np
 from embedsearch.errors import EmbedsearchError, unknown
 from embedsearch.fileio import atomic_write_text, file_digest, fsync_path
 from embedsearch.representation import lexical_fields
+from embedsearch.stamps import digest_matches
 
 FORMAT = 2  # 2: items DB gained the `lexical` FTS5 table
 MANIFEST = "manifest.json"
@@ -133,8 +133,9 @@ class Index:
     Opening checks every file against the manifest (sizes, and the sha256 of the HNSW graph,
     so a damaged file is reported here rather than crashing hnswlib); the sha256 of the
     vectors is checked when they are first used (exact search, `similar`, updates), which a
-    plain search never does. If a
-    writer switches generations meanwhile, the new manifest is read and opening starts over.
+    plain search never does. A file found intact before and unchanged since is not hashed
+    again (stamps.py). If a writer switches generations meanwhile, the new manifest is read
+    and opening starts over.
     """
 
     def __init__(self, home: Path, name: str):
@@ -185,12 +186,8 @@ class Index:
         """The stored unit rows (memory-mapped), checked against the manifest's sha256 on
         first use; a damaged file is reported here, as it would have been at open."""
         if not self._vectors_checked:
-            h = hashlib.sha256()
-            self._vectors_fh.seek(0)
-            for block in iter(lambda: self._vectors_fh.read(1 << 20), b""):
-                h.update(block)
             entry = self.manifest["files"]["vectors"]
-            if h.hexdigest() != entry["sha256"]:
+            if not digest_matches(self._vectors_fh, entry["sha256"], self.folder):
                 raise EmbedsearchError(
                     f"index {self.name!r} is damaged: the vectors file {entry['file']} does not match its "
                     f"digest (corrupted on disk); run `embedsearch repair {self.name}`")
@@ -204,7 +201,11 @@ class Index:
             raise EmbedsearchError(
                 f"index {self.name!r} is damaged: {entry['file']} has {size} bytes, the manifest says "
                 f"{entry['bytes']} (truncated or overwritten); run `embedsearch repair {self.name}`")
-        if digest and sha256_file(path) != entry["sha256"]:
+        if not digest:
+            return
+        with open(path, "rb") as fh:
+            intact = digest_matches(fh, entry["sha256"], self.folder)
+        if not intact:
             raise EmbedsearchError(
                 f"index {self.name!r} is damaged: the {role} file {entry['file']} does not match its "
                 f"digest (corrupted on disk); run `embedsearch repair {self.name}`")

@@ -160,6 +160,32 @@ def test_check_and_repair_damaged_files(tmp_path, cli):
     assert r.exit_code == 0 and report["ok"] and report["facts"]["recall@10"] >= 0.9
 
 
+def test_a_graph_known_intact_is_trusted_only_while_unchanged(tmp_path, monkeypatch):
+    """Opening an index hashes its HNSW graph once and remembers it (stamps.py); a bit
+    flipped after that, even with the old modification time put back, is still caught."""
+    from embedsearch import stamps
+
+    home, name = tmp_path / "home", "stamped"
+    assert child(home, name, 1).wait(60) == 0
+    manifest = json.loads((home / name / "manifest.json").read_text())
+    graph = home / name / manifest["files"]["hnsw"]["file"]
+    Index(home, name).close()  # written a moment ago: too fresh to stamp (racy timestamps)
+    assert graph.name not in stamps._read(home / name)
+
+    monkeypatch.setattr(stamps, "SETTLE_NS", 0)
+    Index(home, name).close()
+    remembered = stamps._read(home / name)[graph.name]
+    assert remembered[-1] == manifest["files"]["hnsw"]["sha256"]
+
+    st = graph.stat()
+    data = bytearray(graph.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    graph.write_bytes(bytes(data))
+    os.utime(graph, ns=(st.st_atime_ns, st.st_mtime_ns))  # same size, same mtime: ctime still moves
+    with pytest.raises(EmbedsearchError, match="hnsw file .* does not match its digest"):
+        Index(home, name)
+
+
 def test_killing_the_real_index_command_then_rerunning(tmp_path):
     """SIGKILL `embedsearch index` (real encoder) during a build and during an update."""
     from tests.conftest import copy_stdlib
