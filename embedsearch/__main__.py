@@ -1,3 +1,3 @@
-from embedsearch.cli import main
+from embedsearch.cli import run
 
-main()
+run()

@@ -67,13 +67,8 @@ def query_encoder_for(built: dict, model: str | None = None, index_name: str = "
     With `home`, an ONNX export of exactly those weights (cached by digest, see
     onnx_encoder.py) answers without importing torch; without one, the torch encoder
     answers and the export is made for the next query."""
-    from embedsearch.encoders import canonical_name
-
-    if model is not None and canonical_name(model) != built["name"]:
-        raise EmbedsearchError(
-            f"index {index_name!r} was built with encoder {built['name']!r}; "
-            f"queries with {canonical_name(model)!r} would not be comparable"
-        )
+    if model is not None:
+        _refuse_other_model(model, built["name"], index_name)
     if home is not None:
         from embedsearch.onnx_encoder import cached_encoder
 
@@ -94,6 +89,14 @@ def query_encoder_for(built: dict, model: str | None = None, index_name: str = "
 
         try_export(home, encoder)
     return encoder
+
+
+def _refuse_other_model(model: str, built_name: str, index_name: str) -> None:
+    from embedsearch.encoders import canonical_name
+
+    if canonical_name(model) != built_name:
+        raise EmbedsearchError(f"index {index_name!r} was built with encoder {built_name!r}; "
+                               f"queries with {canonical_name(model)!r} would not be comparable")
 
 
 def nearest(index: Index, vectors: np.ndarray, k: int, exact: bool = False,

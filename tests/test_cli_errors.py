@@ -10,7 +10,9 @@ from embedsearch.cli import main
 
 
 def leaf_commands(group: click.Group, prefix: tuple[str, ...] = ()):
-    for name, cmd in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):  # commands load on demand: ask the group, as --help does
+        cmd = group.get_command(ctx, name)
         path = prefix + (name,)
         yield path, cmd
         if isinstance(cmd, click.Group):
@@ -25,6 +27,13 @@ def test_the_walk_sees_every_command_group():
     assert {"index", "search", "similar", "list", "info", "rm", "check", "repair", "eval codesearch",
             "cf train", "cf recommend", "tables", "tables add", "lookup", "neighbours", "analogy",
             "compare", "export", "eval analogies", "eval similarity"} <= names
+
+
+def test_unknown_commands_suggest_close_ones(cli):
+    r = cli("serch", "x")
+    assert r.exit_code == 2 and "No such command 'serch'. Did you mean 'search'?" in r.output
+    r = cli("neighbors", "glove-6B-50d", "king")
+    assert r.exit_code == 2 and "Did you mean 'neighbours'?" in r.output
 
 
 @pytest.mark.parametrize("path", [p for p, _ in COMMANDS], ids=[" ".join(p) for p, _ in COMMANDS])

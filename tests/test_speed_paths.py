@@ -137,9 +137,30 @@ def test_search_process_does_not_import_torch(stdlib_index):
 def test_cli_help_imports_nothing_heavy():
     code = ("import sys\nfrom embedsearch.cli import main\n"
             "print(sorted(m for m in ('torch', 'transformers', 'sentence_transformers', 'onnxruntime', "
-            "'numpy', 'hnswlib', 'pygments') if m in sys.modules))")
+            "'numpy', 'hnswlib', 'pygments', 'rich') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_console_script_flushes_everything_before_its_quick_exit(stdlib_index):
+    """`python -m embedsearch` (the console script's `run`) ends read-only commands with
+    os._exit: the whole answer must still arrive, with the right exit codes."""
+    home, name, _ = stdlib_index
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "100"}
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "embedsearch", "--home", str(home), *args], cwd=ROOT,
+                              env=env, capture_output=True, text=True, timeout=120)
+
+    out = run("search", name, "wrap text", "-k", "10")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.rstrip().endswith("┘") and "│ 10 │" in out.stdout  # the table, to its last row
+    out = run("search", name, "wrap text", "-k", "7", "--json")
+    assert out.returncode == 0 and len(out.stdout.splitlines()) == 7
+    out = run("search", "no-such-index", "wrap text")
+    assert out.returncode == 1 and out.stderr.strip().startswith("Error: unknown index")
+    out = run("search", name)
+    assert out.returncode == 2 and "give a QUERY" in out.stderr
 
 
 def test_export_only_used_for_its_digest(stdlib_index, tmp_path):

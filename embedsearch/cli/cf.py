@@ -237,7 +237,3 @@ def explain_cmd(ctx, title, name, as_json):
         f"time per call: one-hot product {us['one_hot_matmul']:.1f} µs, lookup {us['lookup']:.1f} µs; "
         f"batch of {out['batch']}: {us['batch_one_hot_matmul']:.1f} µs vs {us['batch_lookup']:.1f} µs"
     )
-
-
-def register(main: click.Group) -> None:
-    main.add_command(cf_group)

@@ -114,7 +114,3 @@ def similarity_cmd(obj, table_name, files, restrict_vocab, case_sensitive, as_js
 
 def _num(x) -> str:
     return "-" if x is None else f"{x:.3f}"
-
-
-def register(main: click.Group) -> None:
-    main.add_command(eval_group)

@@ -222,8 +222,3 @@ def repair_cmd(obj, name, as_json):
         return
     console().print(f"{name}: generation {done['generation']} written with {done['items']} items; "
                     f"{done['vectors']}; {done['orphans_dropped']} orphan(s) dropped")
-
-
-def register(main: click.Group) -> None:
-    for cmd in (index_cmd, search_cmd, similar_cmd, list_cmd, info_cmd, rm_cmd, check_cmd, repair_cmd):
-        main.add_command(cmd)

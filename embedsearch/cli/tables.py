@@ -212,8 +212,3 @@ def export_cmd(obj, table_name, fmt, out, limit, as_json):
         return
     note = f" ({res.renamed_keys} keys had whitespace replaced)" if res.renamed_keys else ""
     console().print(f"wrote {res.rows:,} rows of {table_name} as {fmt}: {', '.join(res.files)}{note}")
-
-
-def register(main: click.Group) -> None:
-    for cmd in (tables_group, lookup_cmd, neighbours_cmd, analogy_cmd, compare_cmd, export_cmd):
-        main.add_command(cmd)
