@@ -1,9 +1,10 @@
 """Cold query: `embedsearch search NAME "query"` as a fresh process, vs a plain
 sentence-transformers + hnswlib script doing the same search.
 
-    python bench/cold_query.py [--runs 7] [--home /tmp/evalhome --name stdlib-eval]
+    python bench/cold_query.py [--runs 7] [--home /tmp/coldhome --name stdlib-named-v1]
 
-The index (default: the 23,469-chunk stdlib index) is copied to a temporary home first, so
+The index (default: the 23,469-chunk stdlib index in the current format, with the default
+representation and lexical fusion) is copied to a temporary home first, so
 the original is not touched. The first search there has no ONNX export yet: it is answered
 by torch and exports the encoder (timed once). Then each command is run `--runs` times
 after one warm-up, and the median wall time is printed with its ratio to the baseline.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -24,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import EVAL_HOME, EVAL_NAME, ROOT, machine, run_median  # noqa: E402
+from bench._common import ROOT, machine, run_median  # noqa: E402
 
 QUERIES = ["find the executable on the PATH", "recursively delete a directory tree",
            "parse a date string", "send an email over SMTP", "compute a sha256 digest of a file"]
@@ -44,6 +46,22 @@ labels, _ = index.knn_query(vector, k=10)
 print(json.dumps(labels[0].tolist()))
 '''
 
+# the same ranking as `embedsearch search` (dense, or fused with BM25 as the index says), with
+# the query encoded by the torch sentence-transformers model instead of the ONNX export
+TORCH_RANKING = r'''
+import json, sys
+from pathlib import Path
+from embedsearch.search import hybrid, nearest, query_encoder_for
+from embedsearch.store import Index
+index = Index(Path(sys.argv[1]), sys.argv[2])
+encoder = query_encoder_for(index.manifest["encoder"])  # no home given: the torch encoder
+weight = index.manifest["options"].get("lexical_weight", 0.0)
+for q in sys.argv[3:]:
+    v = encoder.encode([q])
+    hits = hybrid(index, q, v[0], 10, weight) if weight > 0 else nearest(index, v, 10)[0]
+    print(json.dumps([h.id for h in hits]))
+'''
+
 
 def cli_command() -> list[str]:
     script = Path(sys.executable).with_name("embedsearch")
@@ -53,8 +71,8 @@ def cli_command() -> list[str]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=7)
-    ap.add_argument("--home", type=Path, default=EVAL_HOME)
-    ap.add_argument("--name", default=EVAL_NAME)
+    ap.add_argument("--home", type=Path, default=Path(os.environ.get("EMBEDSEARCH_BENCH_HOME", "/tmp/coldhome")))
+    ap.add_argument("--name", default=os.environ.get("EMBEDSEARCH_BENCH_INDEX", "stdlib-named-v1"))
     args = ap.parse_args()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     cli = cli_command()
@@ -66,30 +84,39 @@ def main() -> None:
         manifest = json.loads((home / args.name / "manifest.json").read_text())
         count = manifest["count"]
         hnsw_file = str(home / args.name / manifest["files"]["hnsw"]["file"])
-        print(f"index: {args.name}, {count} chunks, encoder {manifest['encoder']['name']}")
+        print(f"index: {args.name}, {count} chunks, encoder {manifest['encoder']['name']}, format "
+              f"{manifest.get('format')}, options {manifest['options']}")
         search = cli + ["--home", str(home), "search", args.name]
 
         t = time.perf_counter()
         subprocess.run(search + [QUERIES[0], "--json"], env=env, check=True, capture_output=True)
         print(f"first search without an ONNX export (torch answers, then exports): {time.perf_counter() - t:.1f} s")
 
-        # the same top 10 as the baseline, for every query
-        base_file = Path(tmp) / "baseline.py"
-        base_file.write_text(BASELINE)
+        # the same top 10 as with the torch encoder, for every query
+        torch_file = Path(tmp) / "torch_ranking.py"
+        torch_file.write_text(TORCH_RANKING)
+        theirs = [json.loads(line) for line in subprocess.run(
+            [sys.executable, str(torch_file), str(home), args.name, *QUERIES], env=env, check=True,
+            capture_output=True, text=True, cwd=ROOT).stdout.splitlines()]
         same = 0
-        for q in QUERIES:
+        for q, torch_ids in zip(QUERIES, theirs):
             ours = [json.loads(line)["id"] for line in subprocess.run(
                 search + [q, "--json"], env=env, check=True, capture_output=True, text=True).stdout.splitlines()]
-            theirs = json.loads(subprocess.run([sys.executable, str(base_file), hnsw_file, str(count), q], env=env,
-                                               check=True, capture_output=True, text=True).stdout)
-            same += ours == theirs
-        print(f"top-10 ids equal to the sentence-transformers baseline: {same}/{len(QUERIES)} queries")
+            same += ours == torch_ids
+        print(f"top-10 ids equal to the same search with the torch encoder: {same}/{len(QUERIES)} queries")
+        base_file = Path(tmp) / "baseline.py"
+        base_file.write_text(BASELINE)
 
         rows = [
             ("baseline: sentence-transformers + hnswlib script", [sys.executable, str(base_file), hnsw_file,
                                                                    str(count), QUERIES[1]]),
             ("embedsearch search NAME QUERY (table)", search + [QUERIES[1]]),
             ("embedsearch search NAME QUERY --json", search + [QUERIES[1], "--json"]),
+        ]
+        if shutil.which("script"):  # a pseudo-terminal: coloured previews, as a person sees them
+            rows.append(("embedsearch search NAME QUERY (table, terminal)",
+                         ["script", "-qec", shlex.join(search + [QUERIES[1]]), "/dev/null"]))
+        rows += [
             ("embedsearch --help", cli + ["--help"]),
             ("python -c pass (interpreter start)", [sys.executable, "-c", "pass"]),
         ]
