@@ -28,7 +28,7 @@ class TrainOptions:
     model: str = "bias"
     factors: int = 50
     epochs: int = 5
-    lr: float = 5e-3
+    lr: float = 4e-3
     wd: float = 0.15
     bs: int = 64
     seed: int = 42

@@ -41,7 +41,7 @@ def cf_group() -> None:
               help="bias: dot product + biases in a sigmoid; dot: plain dot product; nn: embeddings through an MLP.")
 @click.option("--factors", default=50, show_default=True, help="Latent factors per user and item.")
 @click.option("--epochs", default=5, show_default=True)
-@click.option("--lr", default=5e-3, show_default=True, help="Peak learning rate of the one-cycle schedule.")
+@click.option("--lr", default=4e-3, show_default=True, help="Peak learning rate of the one-cycle schedule.")
 @click.option("--wd", default=0.15, show_default=True, help="Weight decay (AdamW).")
 @click.option("--bias-wd", default=0.01, show_default=True, help="Weight decay on the user and item biases (AdamW).")
 @click.option("--reg", default=0.0, show_default=True,
