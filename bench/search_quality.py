@@ -26,6 +26,9 @@ METHODS = (
     BASELINE,
     Method("plain + BM25", PLAIN, LEXICAL_WEIGHT),
     Method("named (kind + split name)", NAMED, 0.0),
+    Method("named + BM25", NAMED, LEXICAL_WEIGHT),
+    Method("named + BM25, clean queries", NAMED, LEXICAL_WEIGHT, clean_queries=True),
+    Method("named + BM25, fold nested", NAMED, LEXICAL_WEIGHT, fold_nested=True),
     DEFAULT,
 )
 

@@ -54,6 +54,20 @@ def lexical_fields(path: str, name: str, text: str) -> tuple[str, str, str]:
     return words(name), words(Path(path).stem), words(" ".join(_IDENT.findall(text)))
 
 
+_DIRECTIVE = re.compile(r"\.\.\s+[A-Za-z-]+::.*")  # reST: .. versionchanged:: 2.0 ...
+_ROLE = re.compile(r":(?:[A-Za-z]+:)*[A-Za-z]+:`~?!?([^`]*)`")  # reST: :meth:`~pkg.Class.run` -> pkg.Class.run
+_TICKS = re.compile(r"`+")
+
+
+def clean_query(query: str) -> str:
+    """The query without reST/Markdown markup (roles, backticks, directives), which says
+    nothing about what is wanted and adds noise words ("meth", "class") to both rankings.
+    Left unchanged when nothing would remain."""
+    text = _TICKS.sub("", _ROLE.sub(r"\1", _DIRECTIVE.sub(" ", query)))
+    text = " ".join(text.split())
+    return text or query
+
+
 def lexical_query(query: str) -> str | None:
     """An FTS5 query matching any of the query's content words (identifiers split too);
     None when nothing is left to match."""

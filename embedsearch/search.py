@@ -15,8 +15,10 @@ import numpy as np
 
 from embedsearch.ann import exact_query, hnsw_query
 from embedsearch.errors import EmbedsearchError
-from embedsearch.representation import lexical_query
+from embedsearch.representation import clean_query, lexical_query
 from embedsearch.store import Index, Item
+
+POOL = 100  # candidates taken from each ranking before fusing and folding
 
 
 @dataclass
@@ -113,16 +115,47 @@ def nearest(index: Index, vectors: np.ndarray, k: int, exact: bool = False,
 
 
 def hybrid(index: Index, query: str, vector: np.ndarray, k: int, weight: float, exact: bool = False,
-           pool: int = 100) -> list[Hit]:
-    """Top-k by cosine + weight × BM25 (scaled so the best lexical match scores 1).
-
-    Candidates are the `pool` best of each ranking; a lexical candidate the dense search
-    did not return gets its exact cosine from its row in the HNSW graph (already read and
-    verified at open), so a search never has to read and hash the vectors file."""
+           pool: int = POOL) -> list[Hit]:
+    """Top-k by cosine + weight × BM25 (scaled so the best lexical match scores 1)."""
     _check_k(k)
-    ids, scores = _dense(index, vector[None, :], max(pool, k), exact)
+    return _hits(index, _fused(index, query, vector, max(pool, k), weight, exact)[:k])
+
+
+def answer(index: Index, query: str, vector: np.ndarray, k: int, weight: float, exact: bool = False,
+           pool: int = POOL) -> list[Hit]:
+    """What `embedsearch search` returns for one (cleaned) query and its vector: fused
+    ranking (dense only when `weight` is 0), then functions nested in other functions folded
+    into their outermost enclosing function (see fold_nested)."""
+    _check_k(k)
+    ranked = _fused(index, query, vector, max(pool, k), weight, exact)
+    return _hits(index, fold_nested(index, ranked)[:k])
+
+
+def fold_nested(index: Index, ranked: list[tuple[int, float, float]]) -> list[tuple[int, float, float]]:
+    """(id, score, cosine) best first, with every function nested in another function or
+    method replaced by the outermost one around it, which keeps the best score of the two.
+
+    A closure (a decorator's `wrapper`, a callback) lies inside its enclosing function's
+    chunk, and its few lines often match a question better than the whole; but what a
+    person looks for is the function that owns it, which a result showing the closure hides
+    (the enclosing lines answer as well). Measured in bench/README.md ("Search quality")."""
+    outer = index.outermost_functions([i for i, _, _ in ranked])
+    folded: dict[int, tuple[int, float, float]] = {}
+    for i, score, cos in ranked:
+        j = outer.get(i, i)
+        folded.setdefault(j, (j, score, cos))
+    return list(folded.values())
+
+
+def _fused(index: Index, query: str, vector: np.ndarray, pool: int, weight: float,
+           exact: bool) -> list[tuple[int, float, float]]:
+    """(id, cosine + weight × BM25/best, cosine), best first, over the `pool` best of each
+    ranking. A lexical candidate the dense search did not return gets its exact cosine from
+    its row in the HNSW graph (already read and verified at open), so a search never has to
+    read and hash the vectors file."""
+    ids, scores = _dense(index, vector[None, :], pool, exact)
     cosine = dict(zip(ids[0].tolist(), scores[0].tolist()))
-    fts = lexical_query(query)
+    fts = lexical_query(query) if weight > 0 else None
     lexical = index.lexical(fts, pool) if fts else []
     best = max((s for _, s in lexical), default=0.0) or 1.0
     bm25 = {i: s / best for i, s in lexical}
@@ -130,15 +163,15 @@ def hybrid(index: Index, query: str, vector: np.ndarray, k: int, weight: float, 
     if missing:
         rows = np.asarray(index.hnsw.get_items(missing), dtype=np.float32)  # (m, dim)
         cosine.update(zip(missing, (rows @ vector).tolist()))
-    fused = sorted(((i, c + weight * bm25.get(i, 0.0), c) for i, c in cosine.items()), key=lambda t: -t[1])
-    return _hits(index, fused[:k])
+    return sorted(((i, c + weight * bm25.get(i, 0.0), c) for i, c in cosine.items()), key=lambda t: -t[1])
 
 
 def search(home: Path, name: str, queries: list[str], k: int = 10, exact: bool = False,
            model: str | None = None, lexical_weight: float | None = None) -> list[list[Hit]]:
-    """Ranked hits for each query, in the order given. The index decides how dense and
-    lexical scores are fused unless `lexical_weight` says otherwise (0: dense only)."""
-    queries = [q.strip() for q in queries]
+    """Ranked hits for each query, in the order given. Queries lose their reST/Markdown
+    markup first (representation.clean_query). The index decides how dense and lexical
+    scores are fused unless `lexical_weight` says otherwise (0: dense only)."""
+    queries = [clean_query(q.strip()) for q in queries]
     if not queries or any(not q for q in queries):
         raise EmbedsearchError("empty query: say what you are looking for")
     _check_k(k)
@@ -146,9 +179,7 @@ def search(home: Path, name: str, queries: list[str], k: int = 10, exact: bool =
     try:
         vectors = query_encoder(index, model).encode(queries)
         weight = index.manifest["options"].get("lexical_weight", 0.0) if lexical_weight is None else lexical_weight
-        if weight <= 0:
-            return nearest(index, vectors, k, exact)
-        return [hybrid(index, q, v, k, weight, exact) for q, v in zip(queries, vectors)]
+        return [answer(index, q, v, k, weight, exact) for q, v in zip(queries, vectors)]
     finally:
         index.close()
 

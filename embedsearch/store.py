@@ -239,6 +239,19 @@ class Index:
             "ORDER BY s LIMIT ?", (fts_query, limit)).fetchall()
         return [(int(r[0]), -float(r[1])) for r in rows]
 
+    def outermost_functions(self, ids: list[int]) -> dict[int, int]:
+        """For each of `ids` that is a function or method nested inside another function or
+        method of its file, the id of the outermost such function (by line ranges)."""
+        if not ids:
+            return {}
+        rows = self.db.execute(
+            "SELECT c.id, (SELECT p.id FROM items p WHERE p.path = c.path AND p.kind IN ('function', 'method') "
+            "AND p.start_line <= c.start_line AND p.end_line >= c.end_line AND p.id != c.id "
+            "ORDER BY p.end_line - p.start_line DESC LIMIT 1) FROM items c "
+            f"WHERE c.id IN ({','.join('?' * len(ids))}) AND c.kind IN ('function', 'method')",
+            [int(i) for i in ids]).fetchall()
+        return {int(c): int(p) for c, p in rows if p is not None}
+
     def all_items(self) -> list[Item]:
         return [_item(r) for r in self.db.execute("SELECT * FROM items ORDER BY id")]
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from embedsearch.chunking.python import definitions
 from embedsearch.errors import EmbedsearchError
 from embedsearch.indexing import LEXICAL_WEIGHT
-from embedsearch.representation import NAMED, PLAIN
+from embedsearch.representation import NAMED, PLAIN, clean_query
 from embedsearch.walk import discover
 
 TEST_PATTERNS = ["test/", "tests/", "test_*.py", "*_test.py", "site-packages/"]
@@ -114,14 +114,17 @@ def prepare_corpus(paths: list[str], workdir: Path, include_tests: bool = False)
 
 @dataclass(frozen=True)
 class Method:
-    """One way of searching: how chunks are represented and how much BM25 is fused in."""
+    """One way of searching: how chunks are represented, how much BM25 is fused in, whether
+    queries lose their markup and nested functions fold into their enclosing ones."""
 
     label: str
     representation: str
     lexical_weight: float
+    clean_queries: bool = False
+    fold_nested: bool = False
 
 
-DEFAULT = Method(DEFAULT_LABEL, NAMED, LEXICAL_WEIGHT)
+DEFAULT = Method(DEFAULT_LABEL, NAMED, LEXICAL_WEIGHT, clean_queries=True, fold_nested=True)  # = `search`
 BASELINE = Method("baseline (plain dense)", PLAIN, 0.0)
 
 
@@ -148,7 +151,7 @@ def evaluate(paths: list[str], home: Path | None = None, index_name: str | None 
                         representation=method.representation, lexical_weight=method.lexical_weight)
             index = Index(eval_home, name)
             try:
-                hits, encoder_name = _answer(index, queries, k, exact, method.lexical_weight)
+                hits, encoder_name = _answer(index, queries, k, exact, method)
                 mrr, r1, rk, missed = _score(queries, hits, _targets(index), k, misses)
                 candidates = index.count
             finally:
@@ -168,15 +171,19 @@ def _targets(index) -> dict[tuple[str, str], set[int]]:
     return targets
 
 
-def _answer(index, queries: list[Query], k: int, exact: bool, weight: float):
-    """The hits for every query, ranked as `embedsearch search` ranks them."""
-    from embedsearch.search import hybrid, nearest, query_encoder
+def _answer(index, queries: list[Query], k: int, exact: bool, method: Method):
+    """The hits for every query, ranked as `method` says (DEFAULT: as `embedsearch search`)."""
+    from embedsearch.search import answer, hybrid, nearest, query_encoder
 
     encoder = query_encoder(index)
-    vectors = encoder.encode([q.text for q in queries])
+    texts = [clean_query(q.text) if method.clean_queries else q.text for q in queries]
+    vectors = encoder.encode(texts)
+    weight = method.lexical_weight
+    if method.fold_nested:
+        return [answer(index, t, v, k, weight, exact) for t, v in zip(texts, vectors)], encoder.name
     if weight <= 0:
         return nearest(index, vectors, k, exact), encoder.name
-    return [hybrid(index, q.text, v, k, weight, exact) for q, v in zip(queries, vectors)], encoder.name
+    return [hybrid(index, t, v, k, weight, exact) for t, v in zip(texts, vectors)], encoder.name
 
 
 def _score(queries: list[Query], hits, targets, k: int, misses: int):
