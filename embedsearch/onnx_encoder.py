@@ -10,8 +10,9 @@ do.
 The export is cached under HOME/.cache/onnx/<digest>/ where <digest> is the encoder's
 weights digest (the one every index manifest records). A cached graph is only ever used
 for the digest it was exported from, and only when its recorded identity (name, dim,
-maximum sequence length) matches the index's: the cache is an optimisation, never a
-second source of truth. The folder is written beside its final place and renamed into
+maximum sequence length) matches the index's, and only while its files hash to the
+digests recorded at export: the cache is an optimisation, never a second source of truth
+(a damaged one falls back to torch and is exported again). The folder is written beside its final place and renamed into
 it, so a reader sees a complete export or none.
 
 Only models made of Transformer -> mean Pooling (-> Normalize) are exported; anything
@@ -29,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embedsearch.fileio import fsync_path
+from embedsearch.fileio import file_digest, fsync_path
 from embedsearch.encoders import EncoderInfo
 
 CACHE = Path(".cache") / "onnx"
@@ -37,7 +38,7 @@ MODEL_FILE = "model.onnx"
 WEIGHTS_FILE = "model.onnx.data"  # the initializers, outside the graph so onnxruntime maps them
 TOKENIZER_FILE = "tokenizer.json"
 META_FILE = "encoder.json"
-LAYOUT = 1  # bump when the files written here change meaning
+LAYOUT = 2  # bump when the files written here change meaning (2: encoder.json records file digests)
 
 
 def cache_dir(home: Path, digest: str) -> Path:
@@ -59,10 +60,30 @@ def cached_encoder(home: Path | None, built: dict, threads: int | None = None,
             "digest": built["digest"]}
     if meta.get("layout") != LAYOUT or any(meta.get("encoder", {}).get(k) != v for k, v in want.items()):
         return None
+    if not _files_intact(folder, meta.get("files", {})):
+        return None
     try:
         return OnnxEncoder(folder, meta, threads=threads, bulk=bulk)
     except Exception:  # a damaged cache falls back to torch (and is re-exported by ensure_export)
         return None
+
+
+def _files_intact(folder: Path, digests: dict) -> bool:
+    """Whether the graph, weights and tokenizer are the bytes that were exported: a damaged
+    weights file would not fail to load, it would give wrong vectors. Hashed once, then
+    trusted while unchanged (stamps.py)."""
+    from embedsearch.stamps import digest_matches
+
+    if set(digests) != {MODEL_FILE, WEIGHTS_FILE, TOKENIZER_FILE}:
+        return False
+    try:
+        for name, sha256 in digests.items():
+            with open(folder / name, "rb") as fh:
+                if not digest_matches(fh, sha256, folder):
+                    return False
+    except OSError:
+        return False
+    return True
 
 
 class OnnxEncoder:
@@ -282,6 +303,7 @@ def _export(encoder, out: Path) -> dict:
         "strip": True,
         "lowercase": bool(getattr(transformer, "do_lower_case", False)),
         "exported_with": {"torch": torch.__version__, "onnxruntime": ort.__version__},
+        "files": {name: file_digest(out / name) for name in (MODEL_FILE, WEIGHTS_FILE, TOKENIZER_FILE)},
     }
 
 

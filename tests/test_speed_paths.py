@@ -178,6 +178,15 @@ def test_export_only_used_for_its_digest(stdlib_index, tmp_path):
     shutil.copytree(cache_dir(home, built["digest"]), cache_dir(tmp_path, built["digest"]))
     (cache_dir(tmp_path, built["digest"]) / META_FILE).write_text("{not json")
     assert cached_encoder(tmp_path, built) is None
+    # ...nor one whose weights changed: it would load and give wrong vectors
+    shutil.rmtree(cache_dir(tmp_path, built["digest"]))
+    shutil.copytree(cache_dir(home, built["digest"]), cache_dir(tmp_path, built["digest"]))
+    assert cached_encoder(tmp_path, built) is not None
+    weights = cache_dir(tmp_path, built["digest"]) / "model.onnx.data"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0x10
+    weights.write_bytes(bytes(data))
+    assert cached_encoder(tmp_path, built) is None
 
 
 def test_without_export_torch_answers_and_creates_it(stdlib_index, tmp_path):
