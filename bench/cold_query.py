@@ -46,20 +46,19 @@ labels, _ = index.knn_query(vector, k=10)
 print(json.dumps(labels[0].tolist()))
 '''
 
-# the same ranking as `embedsearch search` (dense, or fused with BM25 as the index says), with
+# the same ranking as `embedsearch search` (search.answer on the cleaned query), with
 # the query encoded by the torch sentence-transformers model instead of the ONNX export
 TORCH_RANKING = r'''
 import json, sys
 from pathlib import Path
-from embedsearch.search import hybrid, nearest, query_encoder_for
+from embedsearch.representation import clean_query
+from embedsearch.search import answer, query_encoder_for
 from embedsearch.store import Index
 index = Index(Path(sys.argv[1]), sys.argv[2])
 encoder = query_encoder_for(index.manifest["encoder"])  # no home given: the torch encoder
 weight = index.manifest["options"].get("lexical_weight", 0.0)
-for q in sys.argv[3:]:
-    v = encoder.encode([q])
-    hits = hybrid(index, q, v[0], 10, weight) if weight > 0 else nearest(index, v, 10)[0]
-    print(json.dumps([h.id for h in hits]))
+for q in map(clean_query, sys.argv[3:]):
+    print(json.dumps([h.id for h in answer(index, q, encoder.encode([q])[0], 10, weight)]))
 '''
 
 
