@@ -7,6 +7,8 @@ import json
 
 import click
 
+from embedsearch.cli.render import table
+
 DEFAULT_NAME = "movielens"
 name_option = click.option("--name", default=DEFAULT_NAME, show_default=True, help="Saved model to use.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -70,16 +72,16 @@ def train_cmd(ctx, data, items, model_kind, factors, epochs, lr, wd, bias_wd, re
     from rich.table import Table
 
     console = _console()
-    table = Table(title=f"training {model_kind} ({factors} factors)")
+    epochs = Table(title=f"training {model_kind} ({factors} factors)")
     for col in ("split", "epoch", "train loss", "valid MSE", "valid RMSE", "valid MAE", "time"):
-        table.add_column(col, justify="right")
-    live = Live(table, console=console, refresh_per_second=4)
+        epochs.add_column(col, justify="right")
+    live = Live(epochs, console=console, refresh_per_second=4)
 
     def on_epoch(label, e) -> None:
         if not live.is_started:  # shown from the first epoch on, so a bad --data prints only its error
             live.start()
-        table.add_row(label, str(e.epoch), f"{e.train_loss:.4f}", f"{e.valid_mse:.4f}", f"{e.valid_rmse:.4f}",
-                      f"{e.valid_mae:.4f}", f"{e.seconds:.1f}s")
+        epochs.add_row(label, str(e.epoch), f"{e.train_loss:.4f}", f"{e.valid_mse:.4f}", f"{e.valid_rmse:.4f}",
+                       f"{e.valid_mae:.4f}", f"{e.seconds:.1f}s")
 
     try:
         report = train_and_save(ctx.obj["home"], request, on_epoch=on_epoch)
@@ -127,17 +129,10 @@ def recommend_cmd(ctx, user, rates, n, ridge, name, as_json):
     out = recommend(_load(ctx, name), user=user, rates=list(rates), n=n, ridge=ridge)
     if as_json:
         return _echo_json(out)
-    from rich.table import Table
-
     who = f"user {out['user']}" if out["user"] is not None else f"new user ({len(out['rated'])} ratings, folded in)"
-    t = Table(title=f"recommendations for {who}")
-    t.add_column("#", justify="right")
-    t.add_column("title")
-    t.add_column("predicted", justify="right")
-    t.add_column("ratings", justify="right")
-    for k, r in enumerate(out["results"], 1):
-        t.add_row(str(k), r["title"], f"{r['predicted']:.2f}", str(r["ratings"]))
-    _console().print(t)
+    rows = [[str(k), r["title"], f"{r['predicted']:.2f}", str(r["ratings"])] for k, r in enumerate(out["results"], 1)]
+    _console().print(table(f"recommendations for {who}", ["#", "title", "predicted", "ratings"], rows,
+                           right=("#", "predicted", "ratings")))
 
 
 @cf_group.command("similar")
@@ -155,16 +150,9 @@ def similar_cmd(ctx, title, n, min_ratings, name, as_json):
     out = similar(_load(ctx, name), title, n, min_ratings)
     if as_json:
         return _echo_json(out)
-    from rich.table import Table
-
-    t = Table(title=f"nearest to {out['query']}")
-    t.add_column("#", justify="right")
-    t.add_column("title")
-    t.add_column("cosine", justify="right")
-    t.add_column("ratings", justify="right")
-    for k, r in enumerate(out["results"], 1):
-        t.add_row(str(k), r["title"], f"{r['cosine']:.3f}", str(r["ratings"]))
-    _console().print(t)
+    rows = [[str(k), r["title"], f"{r['cosine']:.3f}", str(r["ratings"])] for k, r in enumerate(out["results"], 1)]
+    _console().print(table(f"nearest to {out['query']}", ["#", "title", "cosine", "ratings"], rows,
+                           right=("#", "cosine", "ratings")))
 
 
 @cf_group.command("biases")
@@ -179,17 +167,10 @@ def biases_cmd(ctx, n, name, as_json):
     out = biases(_load(ctx, name), n)
     if as_json:
         return _echo_json(out)
-    from rich.table import Table
-
     console = _console()
     for side in ("lowest", "highest"):
-        t = Table(title=f"{side} item bias")
-        t.add_column("title")
-        t.add_column("bias", justify="right")
-        t.add_column("ratings", justify="right")
-        for r in out[side]:
-            t.add_row(r["title"], f"{r['bias']:+.3f}", str(r["ratings"]))
-        console.print(t)
+        rows = [[r["title"], f"{r['bias']:+.3f}", str(r["ratings"])] for r in out[side]]
+        console.print(table(f"{side} item bias", ["title", "bias", "ratings"], rows, right=("bias", "ratings")))
 
 
 @cf_group.command("plot")

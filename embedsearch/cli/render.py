@@ -30,12 +30,13 @@ def json_lines(objects) -> None:
         click.echo(json.dumps(obj, ensure_ascii=False, default=str))
 
 
-def table(title: str | None, columns: list[str], rows: list[list], **kw) -> Table:
+def table(title: str | None, columns: list[str], rows: list[list], right: tuple[str, ...] = (), **kw) -> Table:
+    """A rich table; the columns named in `right` (numbers) are right-aligned."""
     from rich.table import Table
 
     t = Table(title=title, **kw)
     for c in columns:
-        t.add_column(c, overflow="fold")
+        t.add_column(c, overflow="fold", justify="right" if c in right else "left")
     for r in rows:
         t.add_row(*r)
     return t
