@@ -114,21 +114,15 @@ def nearest(index: Index, vectors: np.ndarray, k: int, exact: bool = False,
     return out
 
 
-def hybrid(index: Index, query: str, vector: np.ndarray, k: int, weight: float, exact: bool = False,
-           pool: int = POOL) -> list[Hit]:
-    """Top-k by cosine + weight × BM25 (scaled so the best lexical match scores 1)."""
-    _check_k(k)
-    return _hits(index, _fused(index, query, vector, max(pool, k), weight, exact)[:k])
-
-
 def answer(index: Index, query: str, vector: np.ndarray, k: int, weight: float, exact: bool = False,
-           pool: int = POOL) -> list[Hit]:
-    """What `embedsearch search` returns for one (cleaned) query and its vector: fused
-    ranking (dense only when `weight` is 0), then functions nested in other functions folded
-    into their outermost enclosing function (see fold_nested)."""
+           fold: bool = True, pool: int = POOL) -> list[Hit]:
+    """What `embedsearch search` returns for one (cleaned) query and its vector: the top k
+    by cosine + weight × BM25 (scaled so the best lexical match scores 1; dense only when
+    `weight` is 0), with functions nested in other functions folded into their outermost
+    enclosing function unless `fold` is off (see fold_nested)."""
     _check_k(k)
     ranked = _fused(index, query, vector, max(pool, k), weight, exact)
-    return _hits(index, fold_nested(index, ranked)[:k])
+    return _hits(index, (fold_nested(index, ranked) if fold else ranked)[:k])
 
 
 def fold_nested(index: Index, ranked: list[tuple[int, float, float]]) -> list[tuple[int, float, float]]:

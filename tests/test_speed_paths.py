@@ -23,7 +23,7 @@ pytest.importorskip("onnx", reason="the ONNX export needs the `onnx` package (a 
                     "`pip install -e .[test]`)")
 
 from embedsearch.onnx_encoder import CACHE, META_FILE, cache_dir, cached_encoder
-from embedsearch.search import nearest, search
+from embedsearch.search import search
 from embedsearch.store import Index
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,17 +95,17 @@ def test_index_vectors_match_torch(stdlib_index, torch_encoder):
 
 def test_same_top10_as_torch(stdlib_index, torch_encoder):
     home, name, _ = stdlib_index
-    from embedsearch.search import hybrid
+    from embedsearch.search import answer
 
     fast = search(home, name, QUERIES, k=10, lexical_weight=0)  # the cached export answers
     fast_hybrid = search(home, name, QUERIES, k=10)
     index = Index(home, name)
     try:
-        vectors = torch_encoder.encode(QUERIES)
-        slow = nearest(index, vectors, 10)
-        exact = nearest(index, vectors, 10, exact=True)
+        vectors = torch_encoder.encode(QUERIES)  # the same ranking as `search`, torch-encoded
+        slow = [answer(index, q, v, 10, 0.0) for q, v in zip(QUERIES, vectors)]
+        exact = [answer(index, q, v, 10, 0.0, exact=True) for q, v in zip(QUERIES, vectors)]
         weight = index.manifest["options"]["lexical_weight"]
-        slow_hybrid = [hybrid(index, q, v, 10, weight) for q, v in zip(QUERIES, vectors)]
+        slow_hybrid = [answer(index, q, v, 10, weight) for q, v in zip(QUERIES, vectors)]
     finally:
         index.close()
     for f, s, e in zip(fast, slow, exact):

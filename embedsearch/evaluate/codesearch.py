@@ -173,17 +173,15 @@ def _targets(index) -> dict[tuple[str, str], set[int]]:
 
 def _answer(index, queries: list[Query], k: int, exact: bool, method: Method):
     """The hits for every query, ranked as `method` says (DEFAULT: as `embedsearch search`)."""
-    from embedsearch.search import answer, hybrid, nearest, query_encoder
+    from embedsearch.search import answer, nearest, query_encoder
 
     encoder = query_encoder(index)
     texts = [clean_query(q.text) if method.clean_queries else q.text for q in queries]
     vectors = encoder.encode(texts)
-    weight = method.lexical_weight
-    if method.fold_nested:
-        return [answer(index, t, v, k, weight, exact) for t, v in zip(texts, vectors)], encoder.name
-    if weight <= 0:
+    if method.lexical_weight <= 0 and not method.fold_nested:  # plain dense HNSW, k deep
         return nearest(index, vectors, k, exact), encoder.name
-    return [hybrid(index, t, v, k, weight, exact) for t, v in zip(texts, vectors)], encoder.name
+    return [answer(index, t, v, k, method.lexical_weight, exact, fold=method.fold_nested)
+            for t, v in zip(texts, vectors)], encoder.name
 
 
 def _score(queries: list[Query], hits, targets, k: int, misses: int):
