@@ -5,14 +5,21 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import BinaryIO
 
 
 def file_digest(path: Path, algorithm: str = "sha256") -> str:
     """Hex digest of a file, read in 1 MiB blocks."""
-    h = hashlib.new(algorithm)
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
+        return stream_digest(fh, algorithm)
+
+
+def stream_digest(fh: BinaryIO, algorithm: str = "sha256") -> str:
+    """Hex digest of an open binary file from its start, read in 1 MiB blocks."""
+    h = hashlib.new(algorithm)
+    fh.seek(0)
+    for block in iter(lambda: fh.read(1 << 20), b""):
+        h.update(block)
     return h.hexdigest()
 
 

@@ -12,8 +12,8 @@ weights digest (the one every index manifest records). A cached graph is only ev
 for the digest it was exported from, and only when its recorded identity (name, dim,
 maximum sequence length) matches the index's, and only while its files hash to the
 digests recorded at export: the cache is an optimisation, never a second source of truth
-(a damaged one falls back to torch and is exported again). The folder is written beside its final place and renamed into
-it, so a reader sees a complete export or none.
+(a damaged one falls back to torch and is exported again). The folder is written beside
+its final place and renamed into it, so a reader sees a complete export or none.
 
 Only models made of Transformer -> mean Pooling (-> Normalize) are exported; anything
 else keeps the torch path.

@@ -18,13 +18,14 @@ it cannot (a read-only index), and a missing or unreadable one only costs a re-h
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
 import time
 from pathlib import Path
 from typing import BinaryIO
+
+from embedsearch.fileio import stream_digest
 
 STAMPS = ".verified.json"
 SETTLE_NS = 1_000_000_000
@@ -38,11 +39,7 @@ def digest_matches(fh: BinaryIO, sha256: str, folder: Path) -> bool:
     stamps = _read(folder)
     if stamps.get(name) == [*before, sha256]:
         return True
-    fh.seek(0)
-    h = hashlib.sha256()
-    for block in iter(lambda: fh.read(1 << 20), b""):
-        h.update(block)
-    if h.hexdigest() != sha256:
+    if stream_digest(fh) != sha256:
         return False
     settled = time.time_ns() - max(before[1], before[2]) > SETTLE_NS
     if settled and _identity(fh) == before:

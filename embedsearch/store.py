@@ -186,11 +186,7 @@ class Index:
         """The stored unit rows (memory-mapped), checked against the manifest's sha256 on
         first use; a damaged file is reported here, as it would have been at open."""
         if not self._vectors_checked:
-            entry = self.manifest["files"]["vectors"]
-            if not digest_matches(self._vectors_fh, entry["sha256"], self.folder):
-                raise EmbedsearchError(
-                    f"index {self.name!r} is damaged: the vectors file {entry['file']} does not match its "
-                    f"digest (corrupted on disk); run `embedsearch repair {self.name}`")
+            self._check_digest(self._vectors_fh, "vectors", self.manifest["files"]["vectors"])
             self._vectors_checked = True
         return self._vectors
 
@@ -201,11 +197,12 @@ class Index:
             raise EmbedsearchError(
                 f"index {self.name!r} is damaged: {entry['file']} has {size} bytes, the manifest says "
                 f"{entry['bytes']} (truncated or overwritten); run `embedsearch repair {self.name}`")
-        if not digest:
-            return
-        with open(path, "rb") as fh:
-            intact = digest_matches(fh, entry["sha256"], self.folder)
-        if not intact:
+        if digest:
+            with open(path, "rb") as fh:
+                self._check_digest(fh, role, entry)
+
+    def _check_digest(self, fh, role: str, entry: dict) -> None:
+        if not digest_matches(fh, entry["sha256"], self.folder):
             raise EmbedsearchError(
                 f"index {self.name!r} is damaged: the {role} file {entry['file']} does not match its "
                 f"digest (corrupted on disk); run `embedsearch repair {self.name}`")

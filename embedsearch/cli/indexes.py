@@ -182,8 +182,6 @@ def rm_cmd(obj, name):
     console().print(f"removed {name}")
 
 
-
-
 @click.command("check")
 @click.argument("name")
 @click.option("--recall", is_flag=True, help="Also measure HNSW recall@10 against exact search on a sample.")
