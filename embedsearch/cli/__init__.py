@@ -108,18 +108,19 @@ def main(ctx: click.Context, home: str | None, debug: bool) -> None:
 
 
 def run() -> None:
-    """The console script: `main`, then, after a read-only command, an exit that skips the
-    interpreter's teardown (nothing is left to flush or release but the output)."""
+    """The console script: `main`, then, after a read-only command that succeeded, an exit
+    that skips the interpreter's teardown (nothing is left to flush or release but the
+    output). Every other ending is `main`'s own."""
     try:
         main()
-        code = 0
     except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (exc.code is not None)
+        if not (_quick_exit and exc.code in (None, 0)):
+            raise
     if not _quick_exit:
-        sys.exit(code)
+        return
     try:
         sys.stdout.flush()
         sys.stderr.flush()
     except OSError:  # a closed pipe (`| head`): the output that mattered went out
         pass
-    os._exit(code)
+    os._exit(0)
