@@ -14,7 +14,7 @@ import sys
 import click
 
 from embedsearch import __version__
-from embedsearch.errors import EmbedsearchError
+from embedsearch.errors import EmbedsearchError, suggest
 
 
 # command name -> "module:attribute" under embedsearch.cli
@@ -47,9 +47,7 @@ class ErrorHandlingGroup(click.Group):
     def resolve_command(self, ctx: click.Context, args: list[str]):
         name = args[0] if args else ""
         if name and not name.startswith("-") and name not in COMMANDS:
-            import difflib
-
-            close = difflib.get_close_matches(name, COMMANDS, n=3, cutoff=0.6)
+            close = suggest(name, COMMANDS)
             hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
             ctx.fail(f"No such command {name!r}.{hint}")
         return super().resolve_command(ctx, args)
