@@ -7,7 +7,7 @@ import json
 
 import click
 
-from embedsearch.cli.render import table
+from embedsearch.cli.render import console, table
 
 DEFAULT_NAME = "movielens"
 name_option = click.option("--name", default=DEFAULT_NAME, show_default=True, help="Saved model to use.")
@@ -15,9 +15,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print the re
 
 
 def _console():
-    from rich.console import Console
-
-    return Console(highlight=False)
+    return console(soft_wrap=False)  # long report lines fold at the terminal width
 
 
 def _load(ctx: click.Context, name: str):
@@ -71,11 +69,11 @@ def train_cmd(ctx, data, items, model_kind, factors, epochs, lr, wd, bias_wd, re
     from rich.live import Live
     from rich.table import Table
 
-    console = _console()
+    term = _console()
     epochs = Table(title=f"training {model_kind} ({factors} factors)")
     for col in ("split", "epoch", "train loss", "valid MSE", "valid RMSE", "valid MAE", "time"):
         epochs.add_column(col, justify="right")
-    live = Live(epochs, console=console, refresh_per_second=4)
+    live = Live(epochs, console=term, refresh_per_second=4)
 
     def on_epoch(label, e) -> None:
         if not live.is_started:  # shown from the first epoch on, so a bad --data prints only its error
@@ -87,30 +85,24 @@ def train_cmd(ctx, data, items, model_kind, factors, epochs, lr, wd, bias_wd, re
         report = train_and_save(ctx.obj["home"], request, on_epoch=on_epoch)
     finally:
         live.stop()
-    console.print()
-    _render_train_report(console, report)
+    term.print()
+    _render_train_report(term, report)
 
 
-def _render_train_report(console, report: dict) -> None:
-    from rich.table import Table
-
+def _render_train_report(term, report: dict) -> None:
     cols = ("rmse", "mae", "precision@k", "recall@k", "ndcg@k", "train_seconds")
     heads = ("RMSE", "MAE", "precision@10", "recall@10", "NDCG@10", "train s")
-    t = Table(title=f"held-out quality: {report['split']}")
-    t.add_column("")
-    for h in heads:
-        t.add_column(h, justify="right")
     if "folds" in report:
-        for fold, m in report["folds"].items():
-            t.add_row(fold, *(f"{m[c]:.4f}" if c != "train_seconds" else f"{m[c]:.1f}" for c in cols))
-        t.add_row("mean ± std", *(f"{report['mean'][c]:.4f} ± {report['std'][c]:.4f}" if c != "train_seconds"
-                                  else f"{report['mean'][c]:.1f}" for c in cols))
+        rows = [[fold, *(f"{m[c]:.4f}" if c != "train_seconds" else f"{m[c]:.1f}" for c in cols)]
+                for fold, m in report["folds"].items()]
+        rows.append(["mean ± std", *(f"{report['mean'][c]:.4f} ± {report['std'][c]:.4f}" if c != "train_seconds"
+                                     else f"{report['mean'][c]:.1f}" for c in cols)])
     else:
         m = report["metrics"]
-        t.add_row("model", *(f"{m[c]:.4f}" if c != "train_seconds" else f"{m[c]:.1f}" for c in cols))
-        t.add_row("global mean", f"{m['global_mean_rmse']:.4f}", *([""] * (len(cols) - 1)))
-    console.print(t)
-    console.print(f"saved to {report['saved']}")
+        rows = [["model", *(f"{m[c]:.4f}" if c != "train_seconds" else f"{m[c]:.1f}" for c in cols)],
+                ["global mean", f"{m['global_mean_rmse']:.4f}", *([""] * (len(cols) - 1))]]
+    term.print(table(f"held-out quality: {report['split']}", ["", *heads], rows, right=heads))
+    term.print(f"saved to {report['saved']}")
 
 
 @cf_group.command("recommend")
@@ -167,10 +159,10 @@ def biases_cmd(ctx, n, name, as_json):
     out = biases(_load(ctx, name), n)
     if as_json:
         return _echo_json(out)
-    console = _console()
+    term = _console()
     for side in ("lowest", "highest"):
         rows = [[r["title"], f"{r['bias']:+.3f}", str(r["ratings"])] for r in out[side]]
-        console.print(table(f"{side} item bias", ["title", "bias", "ratings"], rows, right=("bias", "ratings")))
+        term.print(table(f"{side} item bias", ["title", "bias", "ratings"], rows, right=("bias", "ratings")))
 
 
 @cf_group.command("plot")
@@ -206,15 +198,15 @@ def explain_cmd(ctx, title, name, as_json):
     out = explain(_load(ctx, name), title)
     if as_json:
         return _echo_json(out)
-    console = _console()
+    term = _console()
     fmt = lambda v: "[" + ", ".join(f"{x:+.4f}" for x in v[:8]) + (", ...]" if len(v) > 8 else "]")
     n_items, factors = out["table_shape"]
-    console.print(f"item factor table W: {n_items} movies × {factors} factors; movie {out['title']!r} is row {out['row']}")
-    console.print(f"one_hot({out['row']}) @ W = {fmt(out['one_hot_matmul'])}")
-    console.print(f"W[{out['row']}]         = {fmt(out['lookup'])}")
-    console.print(f"equal: {out['equal']} (and for a batch of {out['batch']} rows: {out['batch_equal']})")
+    term.print(f"item factor table W: {n_items} movies × {factors} factors; movie {out['title']!r} is row {out['row']}")
+    term.print(f"one_hot({out['row']}) @ W = {fmt(out['one_hot_matmul'])}")
+    term.print(f"W[{out['row']}]         = {fmt(out['lookup'])}")
+    term.print(f"equal: {out['equal']} (and for a batch of {out['batch']} rows: {out['batch_equal']})")
     us = out["microseconds"]
-    console.print(
+    term.print(
         f"time per call: one-hot product {us['one_hot_matmul']:.1f} µs, lookup {us['lookup']:.1f} µs; "
         f"batch of {out['batch']}: {us['batch_one_hot_matmul']:.1f} µs vs {us['batch_lookup']:.1f} µs"
     )

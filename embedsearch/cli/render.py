@@ -19,10 +19,11 @@ SUFFIX_LEXERS = {".py": "python", ".pyi": "python", ".js": "javascript", ".go": 
                  ".java": "java", ".c": "c", ".h": "c", ".md": "markdown", ".sh": "bash", ".ts": "typescript"}
 
 
-def console(stderr: bool = False) -> Console:
+def console(stderr: bool = False, soft_wrap: bool = True) -> Console:
+    """A rich console; `soft_wrap=False` folds long lines at the terminal width."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    return Console(stderr=stderr, highlight=False, soft_wrap=soft_wrap)
 
 
 def json_lines(objects) -> None:
