@@ -29,6 +29,9 @@ def suggest(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
 
 def unknown(what: str, name: str, candidates: Iterable[str]) -> EmbedsearchError:
     """An error for an unknown name that lists close matches, as every lookup should."""
-    close = suggest(name, candidates)
-    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    return EmbedsearchError(f"unknown {what} {name!r}{hint}")
+    return EmbedsearchError(f"unknown {what} {name!r}{did_you_mean(suggest(name, candidates))}")
+
+
+def did_you_mean(close: list[str]) -> str:
+    """The tail of an unknown-name message: "; did you mean 'a', 'b'?" (empty without any)."""
+    return f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from embedsearch.errors import EmbedsearchError
+from embedsearch.errors import EmbedsearchError, did_you_mean
 
 
 @dataclass
@@ -139,9 +139,7 @@ class Table:
         return out[:n]
 
     def unknown_key(self, key: str) -> EmbedsearchError:
-        close = self.suggestions(key)
-        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        return EmbedsearchError(f"unknown key {key!r} in table {self.name!r}{hint}")
+        return EmbedsearchError(f"unknown key {key!r} in table {self.name!r}{did_you_mean(self.suggestions(key))}")
 
     def subset(self, keys: Sequence[str], name: str | None = None) -> "Table":
         """The rows of some keys, in the order given (keys must exist)."""
