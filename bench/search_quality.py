@@ -29,6 +29,8 @@ METHODS = (
     Method("named + BM25", NAMED, LEXICAL_WEIGHT),
     Method("named + BM25, clean queries", NAMED, LEXICAL_WEIGHT, clean_queries=True),
     Method("named + BM25, fold nested", NAMED, LEXICAL_WEIGHT, fold_nested=True),
+    Method("named + BM25, re-ranked", NAMED, LEXICAL_WEIGHT, rerank=True),
+    Method("clean queries + fold nested (previous default)", NAMED, LEXICAL_WEIGHT, clean_queries=True, fold_nested=True),
     DEFAULT,
 )
 

@@ -8,7 +8,7 @@ request for another encoder is refused, because scores across encoders mean noth
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +16,9 @@ import numpy as np
 from embedsearch.ann import exact_query, hnsw_query
 from embedsearch.errors import EmbedsearchError
 from embedsearch.representation import clean_query, lexical_query
+from embedsearch.rerank import POOL as RERANK_POOL
+from embedsearch.rerank import Candidate
+from embedsearch.rerank import rerank as rerank_candidates
 from embedsearch.store import Index, Item
 
 POOL = 100  # candidates taken from each ranking before fusing and folding
@@ -109,55 +112,67 @@ def nearest(index: Index, vectors: np.ndarray, k: int, exact: bool = False,
     ids, scores = _dense(index, vectors, k + len(exclude), exact)
     out = []
     for row_ids, row_scores in zip(ids.tolist(), scores.tolist()):
-        ranked = [(i, s, s) for i, s in zip(row_ids, row_scores) if i not in exclude][:k]
+        ranked = [Candidate(i, s, s) for i, s in zip(row_ids, row_scores) if i not in exclude][:k]
         out.append(_hits(index, ranked))
     return out
 
 
 def answer(index: Index, query: str, vector: np.ndarray, k: int, weight: float, exact: bool = False,
-           fold: bool = True, pool: int = POOL) -> list[Hit]:
+           fold: bool = True, rerank: bool = True, pool: int = POOL) -> list[Hit]:
     """What `embedsearch search` returns for one (cleaned) query and its vector: the top k
     by cosine + weight × BM25 (scaled so the best lexical match scores 1; dense only when
-    `weight` is 0), with functions nested in other functions folded into their outermost
-    enclosing function unless `fold` is off (see fold_nested)."""
+    `weight` is 0), the best of them re-ranked (see rerank.py) unless `rerank` is off or the
+    search is dense only, then functions nested in other functions folded into their
+    outermost enclosing function unless `fold` is off (see fold_nested)."""
     _check_k(k)
-    ranked = _fused(index, query, vector, max(pool, k), weight, exact)
+    ranked = candidates(index, query, vector, max(pool, k), weight, exact)
+    if rerank and weight > 0:
+        ranked = reranked(index, query, ranked, max(RERANK_POOL, k))
     return _hits(index, (fold_nested(index, ranked) if fold else ranked)[:k])
 
 
-def fold_nested(index: Index, ranked: list[tuple[int, float, float]]) -> list[tuple[int, float, float]]:
-    """(id, score, cosine) best first, with every function nested in another function or
-    method replaced by the outermost one around it, which keeps the best score of the two.
+def reranked(index: Index, query: str, ranked: list[Candidate], n: int) -> list[Candidate]:
+    """`ranked` with its best n re-ranked by the model in rerank.py."""
+    return rerank_candidates(query, ranked, index.items([c.id for c in ranked[:n]]))
+
+
+def fold_nested(index: Index, ranked: list[Candidate]) -> list[Candidate]:
+    """`ranked` (best first) with every function nested in another function or method
+    replaced by the outermost one around it, which keeps the better score of the two.
 
     A closure (a decorator's `wrapper`, a callback) lies inside its enclosing function's
     chunk, and its few lines often match a question better than the whole; but what a
     person looks for is the function that owns it, which a result showing the closure hides
     (the enclosing lines answer as well). Measured in bench/README.md ("Search quality")."""
-    outer = index.outermost_functions([i for i, _, _ in ranked])
-    folded: dict[int, tuple[int, float, float]] = {}
-    for i, score, cos in ranked:
-        j = outer.get(i, i)
-        folded.setdefault(j, (j, score, cos))
+    outer = index.outermost_functions([c.id for c in ranked])
+    folded: dict[int, Candidate] = {}
+    for c in ranked:
+        j = outer.get(c.id, c.id)
+        folded.setdefault(j, c if j == c.id else replace(c, id=j))
     return list(folded.values())
 
 
-def _fused(index: Index, query: str, vector: np.ndarray, pool: int, weight: float,
-           exact: bool) -> list[tuple[int, float, float]]:
-    """(id, cosine + weight × BM25/best, cosine), best first, over the `pool` best of each
-    ranking. A lexical candidate the dense search did not return gets its exact cosine from
-    its row in the HNSW graph (already read and verified at open), so a search never has to
-    read and hash the vectors file."""
+def candidates(index: Index, query: str, vector: np.ndarray, pool: int, weight: float,
+               exact: bool) -> list[Candidate]:
+    """The `pool` best of each ranking (dense, and BM25 unless `weight` is 0), best first by
+    cosine + weight × BM25/best. A lexical candidate the dense search did not return gets
+    its exact cosine from its row in the HNSW graph (already read and verified at open), so
+    a search never has to read and hash the vectors file."""
     ids, scores = _dense(index, vector[None, :], pool, exact)
     cosine = dict(zip(ids[0].tolist(), scores[0].tolist()))
     fts = lexical_query(query) if weight > 0 else None
     lexical = index.lexical(fts, pool) if fts else []
     best = max((s for _, s in lexical), default=0.0) or 1.0
-    bm25 = {i: s / best for i, s in lexical}
-    missing = [i for i in bm25 if i not in cosine]
+    missing = [i for i, _ in lexical if i not in cosine]
     if missing:
         rows = np.asarray(index.hnsw.get_items(missing), dtype=np.float32)  # (m, dim)
         cosine.update(zip(missing, (rows @ vector).tolist()))
-    return sorted(((i, c + weight * bm25.get(i, 0.0), c) for i, c in cosine.items()), key=lambda t: -t[1])
+    lexical_rank = {i: rank for rank, (i, _) in enumerate(lexical)}
+    bm25 = {i: s / best for i, s in lexical}
+    dense_rank = {i: rank for rank, i in enumerate(sorted(cosine, key=lambda i: -cosine[i]))}
+    out = [Candidate(i, c + weight * bm25.get(i, 0.0), c, bm25.get(i, 0.0), dense_rank[i], lexical_rank.get(i))
+           for i, c in cosine.items()]
+    return sorted(out, key=lambda c: -c.score)
 
 
 def search(home: Path, name: str, queries: list[str], k: int = 10, exact: bool = False,
@@ -189,12 +204,12 @@ def _dense(index: Index, vectors: np.ndarray, n: int, exact: bool) -> tuple[np.n
     return hnsw_query(index.hnsw, vectors, n)
 
 
-def _hits(index: Index, ranked: list[tuple[int, float, float]]) -> list[Hit]:
-    """Hits for (id, score, cosine) triples, best first."""
-    items = index.items([i for i, _, _ in ranked])
+def _hits(index: Index, ranked: list[Candidate]) -> list[Hit]:
+    """Hits for candidates, best first."""
+    items = index.items([c.id for c in ranked])
     sources = index.manifest.get("sources", [])
-    return [_hit(rank, score, cos, item, sources)
-            for rank, ((_, score, cos), item) in enumerate(zip(ranked, items), 1)]
+    return [_hit(rank, c.score, c.cosine, item, sources)
+            for rank, (c, item) in enumerate(zip(ranked, items), 1)]
 
 
 def similar(home: Path, name: str, path: str | None = None, line: int | None = None,

@@ -115,16 +115,18 @@ def prepare_corpus(paths: list[str], workdir: Path, include_tests: bool = False)
 @dataclass(frozen=True)
 class Method:
     """One way of searching: how chunks are represented, how much BM25 is fused in, whether
-    queries lose their markup and nested functions fold into their enclosing ones."""
+    queries lose their markup, the best candidates are re-ranked (rerank.py) and nested
+    functions fold into their enclosing ones."""
 
     label: str
     representation: str
     lexical_weight: float
     clean_queries: bool = False
     fold_nested: bool = False
+    rerank: bool = False
 
 
-DEFAULT = Method(DEFAULT_LABEL, NAMED, LEXICAL_WEIGHT, clean_queries=True, fold_nested=True)  # = `search`
+DEFAULT = Method(DEFAULT_LABEL, NAMED, LEXICAL_WEIGHT, clean_queries=True, fold_nested=True, rerank=True)  # = `search`
 BASELINE = Method("baseline (plain dense)", PLAIN, 0.0)
 
 
@@ -152,7 +154,7 @@ def evaluate(paths: list[str], home: Path | None = None, index_name: str | None 
             index = Index(eval_home, name)
             try:
                 hits, encoder_name = _answer(index, queries, k, exact, method)
-                mrr, r1, rk, missed = _score(queries, hits, _targets(index), k, misses)
+                mrr, r1, rk, missed = _score(queries, hits, targets(index), k, misses)
                 candidates = index.count
             finally:
                 index.close()
@@ -164,11 +166,12 @@ def evaluate(paths: list[str], home: Path | None = None, index_name: str | None 
     return reports
 
 
-def _targets(index) -> dict[tuple[str, str], set[int]]:
-    targets: dict[tuple[str, str], set[int]] = {}
+def targets(index) -> dict[tuple[str, str], set[int]]:
+    """(path, qualified name) -> the ids a query for that function or method should find."""
+    found: dict[tuple[str, str], set[int]] = {}
     for row in index.db.execute("SELECT id, path, name FROM items WHERE kind IN ('function', 'method')"):
-        targets.setdefault((row[1], row[2]), set()).add(row[0])
-    return targets
+        found.setdefault((row[1], row[2]), set()).add(row[0])
+    return found
 
 
 def _answer(index, queries: list[Query], k: int, exact: bool, method: Method):
@@ -180,7 +183,7 @@ def _answer(index, queries: list[Query], k: int, exact: bool, method: Method):
     vectors = encoder.encode(texts)
     if method.lexical_weight <= 0 and not method.fold_nested:  # plain dense HNSW, k deep
         return nearest(index, vectors, k, exact), encoder.name
-    return [answer(index, t, v, k, method.lexical_weight, exact, fold=method.fold_nested)
+    return [answer(index, t, v, k, method.lexical_weight, exact, fold=method.fold_nested, rerank=method.rerank)
             for t, v in zip(texts, vectors)], encoder.name
 
 
