@@ -59,7 +59,8 @@ def corpus_examples(label: str, path: Path, home: Path, quiet: bool = False) -> 
                 if len(head) < POOL or not any(labels):
                     continue
                 stems = query_stems(text)
-                X.append([features(stems, c, item) for c, item in zip(head, index.items([c.id for c in head]))])
+                best = max(c.cosine for c in head)
+                X.append([features(stems, c, item, best) for c, item in zip(head, index.items([c.id for c in head]))])
                 Y.append(labels)
         finally:
             index.close()
