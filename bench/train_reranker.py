@@ -4,9 +4,10 @@ Each documented function of the training corpora becomes a query, as in `eval co
 its fused candidates (the same `search.candidates` that `search` uses) are described by
 `rerank.features`, and a linear model is fit with a listwise softmax loss: the right
 function should take the probability mass among the query's POOL candidates. Printed: the
-WEIGHTS tuple for rerank.py (cosine's weight scaled to 1) and the training MRR@10 before
-and after. The default corpora are standard-library packages; the packages the re-ranker is
-judged on (bench/README.md, "Search quality") are never used here.
+WEIGHTS tuple for rerank.py (cosine's weight scaled to 1) and MRR@10 within the pool
+before and after re-ranking, on the training corpora and on the validation corpus. The default corpora are
+standard-library packages and the top-level modules; the packages the re-ranker is judged
+on (bench/README.md, "Search quality") are never used here.
 
     .venv/bin/python bench/train_reranker.py --home /tmp/rerank-home
 """
@@ -39,11 +40,11 @@ TRAIN = ("asyncio", "xml", "urllib", "unittest", "importlib", "multiprocessing",
 VALIDATE = ("email", "http", "logging", "json")  # the earlier levers' tuning corpus: checks, never fits
 
 
-def corpus_examples(label: str, path: Path, home: Path, quiet: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def corpus_examples(label: str, paths: list[Path], home: Path, quiet: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(features, labels) of shape (queries, POOL, len(FEATURES)) and (queries, POOL), for
     the queries whose function is among their POOL best fused candidates."""
     with tempfile.TemporaryDirectory() as tmp:
-        queries = prepare_corpus([str(path)], Path(tmp) / "corpus")
+        queries = prepare_corpus([str(p) for p in paths], Path(tmp) / "corpus")
         build_index(f"train-{label}", [str(Path(tmp) / "corpus")], home, representation=NAMED,
                     lexical_weight=LEXICAL_WEIGHT)
         index = Index(home, f"train-{label}")
@@ -59,8 +60,7 @@ def corpus_examples(label: str, path: Path, home: Path, quiet: bool = False) -> 
                 if len(head) < POOL or not any(labels):
                     continue
                 stems = query_stems(text)
-                best = max(c.cosine for c in head)
-                X.append([features(stems, c, item, best) for c, item in zip(head, index.items([c.id for c in head]))])
+                X.append([features(stems, c, item) for c, item in zip(head, index.items([c.id for c in head]))])
                 Y.append(labels)
         finally:
             index.close()
@@ -69,8 +69,15 @@ def corpus_examples(label: str, path: Path, home: Path, quiet: bool = False) -> 
     return np.asarray(X, dtype=np.float32).reshape(-1, POOL, len(FEATURES)), np.asarray(Y, dtype=np.float32).reshape(-1, POOL)
 
 
-def examples(specs: list[tuple[str, Path]], home: Path, quiet: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    parts = [corpus_examples(label, path, home, quiet) for label, path in specs]
+def default_corpora() -> list[tuple[str, list[Path]]]:
+    """The TRAIN packages, each its own index, and the top-level modules in two halves."""
+    modules = sorted(p for p in STDLIB.glob("*.py") if not p.name.startswith(("test", "__")))
+    half = len(modules) // 2
+    return [(p, [STDLIB / p]) for p in TRAIN] + [("modules-1", modules[:half]), ("modules-2", modules[half:])]
+
+
+def examples(specs: list[tuple[str, list[Path]]], home: Path, quiet: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    parts = [corpus_examples(label, paths, home, quiet) for label, paths in specs]
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
@@ -110,14 +117,17 @@ def main() -> None:
     parser.add_argument("corpora", nargs="*", help="LABEL=PATH (default: standard-library packages)")
     parser.add_argument("--home", type=Path, required=True, help="where the training indexes are kept")
     args = parser.parse_args()
-    specs = [s.split("=", 1) for s in args.corpora] or [(p, STDLIB / p) for p in TRAIN]
-    X, Y = examples([(label, Path(path)) for label, path in specs], args.home)
+    if args.corpora:
+        specs = [(label, [Path(path)]) for label, path in (s.split("=", 1) for s in args.corpora)]
+    else:
+        specs = default_corpora()
+    X, Y = examples(specs, args.home)
     weights = fit(X, Y)
     fused = np.zeros(len(FEATURES), dtype=np.float32)
     fused[FEATURES.index("cosine")], fused[FEATURES.index("bm25")] = 1.0, LEXICAL_WEIGHT
     print(f"{len(X)} training queries; MRR@10 within the pool: fused {mrr(X, Y, fused):.4f}, "
           f"re-ranked {mrr(X, Y, weights):.4f}")
-    VX, VY = examples([(p, STDLIB / p) for p in VALIDATE], args.home, quiet=True)
+    VX, VY = examples([(p, [STDLIB / p]) for p in VALIDATE], args.home, quiet=True)
     print(f"{len(VX)} validation queries ({', '.join(VALIDATE)}); MRR@10 within the pool: "
           f"fused {mrr(VX, VY, fused):.4f}, re-ranked {mrr(VX, VY, weights):.4f}")
     print("WEIGHTS = (" + ", ".join(f"{w:.4f}" for w in weights) + ")  # " + ", ".join(FEATURES))

@@ -25,9 +25,9 @@ _RETURNS_VALUE = re.compile(r"\breturn\s+\S")
 POOL = 30  # how many of the best fused candidates are re-ranked
 
 FEATURES = ("cosine", "bm25", "name_cover", "qualname_cover", "name_any", "log_length",
-            "dense_rrf", "lexical_rrf", "first_word", "param_cover", "returns_asked", "cosine_gap")
+            "dense_rrf", "lexical_rrf", "first_word", "param_cover", "returns_asked")
 # Fit by bench/train_reranker.py (see its docstring for the corpus); cosine's weight is 1.
-WEIGHTS = (1.0, 0.1962, 0.1943, 0.1618, -0.0696, -0.0178, 1.4343, 1.1078, 0.1405, 0.0986, 0.1643, -0.8725)
+WEIGHTS = (1.0, 0.0743, 0.1042, 0.0805, -0.0557, -0.0074, 0.9066, 1.2473, 0.0876, 0.1125, 0.1714)
 
 
 @dataclass(frozen=True)
@@ -62,10 +62,8 @@ def parameters(code: str) -> set[str]:
     return {stem(w) for n in names if n not in ("", "self", "cls") for w in words(n).split()}
 
 
-def features(query_stems: list[str], candidate: Candidate, item: Item, best_cosine: float) -> list[float]:
-    """The re-ranker's inputs for one candidate, in FEATURES order. `best_cosine` is the
-    highest cosine among the candidates re-ranked together: the squared distance to it
-    keeps a name that happens to match from lifting code whose meaning is far off."""
+def features(query_stems: list[str], candidate: Candidate, item: Item) -> list[float]:
+    """The re-ranker's inputs for one candidate, in FEATURES order."""
     asked = set(query_stems)
     own = {stem(w) for w in words(item.name.rsplit(".", 1)[-1]).split()}
     qualified = {stem(w) for w in words(item.name).split()}
@@ -82,11 +80,12 @@ def features(query_stems: list[str], candidate: Candidate, item: Item, best_cosi
         float(bool(query_stems) and query_stems[0] in own),
         len(params & asked) / max(1, len(params)),
         float(bool(query_stems) and query_stems[0] in ("return", "get") and bool(_RETURNS_VALUE.search(item.text))),
-        (best_cosine - candidate.cosine) ** 2,
     ]
 
 
 def query_stems(query: str) -> list[str]:
+    """The query's words, identifiers split, stemmed, in order (the first one is read as
+    the verb a docstring-style question starts with)."""
     return [stem(w) for w in words(query).split()]
 
 
@@ -94,7 +93,6 @@ def rerank(query: str, ranked: list[Candidate], items: list[Item]) -> list[Candi
     """`ranked` (best first) with its head, the candidates `items` describe, re-scored and
     re-ordered; the rest follow unchanged."""
     stems = query_stems(query)
-    best = max((c.cosine for c in ranked[:len(items)]), default=0.0)
-    head = [replace(c, score=sum(w * f for w, f in zip(WEIGHTS, features(stems, c, item, best))))
+    head = [replace(c, score=sum(w * f for w, f in zip(WEIGHTS, features(stems, c, item))))
             for c, item in zip(ranked, items)]
     return sorted(head, key=lambda c: -c.score) + ranked[len(head):]
