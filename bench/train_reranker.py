@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 from embedsearch.evaluate.codesearch import prepare_corpus, targets  # noqa: E402
 from embedsearch.indexing import LEXICAL_WEIGHT, build_index  # noqa: E402
 from embedsearch.representation import NAMED, clean_query  # noqa: E402
-from embedsearch.rerank import FEATURES, POOL, features, query_stems  # noqa: E402
+from embedsearch.rerank import FEATURES, POOL, feature_rows  # noqa: E402
 from embedsearch.search import POOL as FUSED_POOL  # noqa: E402
 from embedsearch.search import candidates, query_encoder  # noqa: E402
 from embedsearch.store import Index  # noqa: E402
@@ -59,8 +59,7 @@ def corpus_examples(label: str, paths: list[Path], home: Path, quiet: bool = Fal
                 labels = [c.id in want for c in head]
                 if len(head) < POOL or not any(labels):
                     continue
-                stems = query_stems(text)
-                X.append([features(stems, c, item) for c, item in zip(head, index.items([c.id for c in head]))])
+                X.append(feature_rows(text, head, index.items([c.id for c in head])))
                 Y.append(labels)
         finally:
             index.close()

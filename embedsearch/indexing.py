@@ -25,7 +25,7 @@ from embedsearch.store import MANIFEST, Index, check_name, lock, read_manifest, 
 from embedsearch.walk import MAX_FILE_BYTES, discover
 
 Progress = Callable[[int], Callable[[int], None]]  # progress(total) -> advance(n)
-LEXICAL_WEIGHT = 0.3  # BM25 share in the fused score (bench/README.md, "Search quality")
+LEXICAL_WEIGHT = 0.3  # BM25 share in the fused score, which picks what rerank.py orders (bench/README.md)
 
 
 @dataclass

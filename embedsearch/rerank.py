@@ -7,8 +7,9 @@ the same vocabulary (`is_registered` above `get_plugin` for "Return the plugin r
 under the given name"); the name features break such ties the way a reader would.
 The weights were fit by `bench/train_reranker.py` (a listwise softmax over each query's
 candidates) on the docstring queries of standard-library packages, and checked on packages
-never seen while fitting (bench/README.md, "Search quality"). Scores are in cosine units:
-every weight is divided by the cosine's, so a score reads like the fused score it replaces.
+never seen while fitting (bench/README.md, "Search quality"). The cosine's weight is 1, so
+score differences read roughly as cosine differences; the score itself only orders results
+(the cosine is reported beside it).
 """
 
 from __future__ import annotations
@@ -83,16 +84,23 @@ def features(query_stems: list[str], candidate: Candidate, item: Item) -> list[f
     ]
 
 
+def feature_rows(query: str, head: list[Candidate], items: list[Item]) -> list[list[float]]:
+    """features() of each candidate of `head` with its item: what the model scores, and
+    what bench/train_reranker.py fits it on."""
+    stems = query_stems(query)
+    return [features(stems, c, item) for c, item in zip(head, items)]
+
+
 def query_stems(query: str) -> list[str]:
     """The query's words, identifiers split, stemmed, in order (the first one is read as
     the verb a docstring-style question starts with)."""
     return [stem(w) for w in words(query).split()]
 
 
-def rerank(query: str, ranked: list[Candidate], items: list[Item]) -> list[Candidate]:
-    """`ranked` (best first) with its head, the candidates `items` describe, re-scored and
-    re-ordered; the rest follow unchanged."""
-    stems = query_stems(query)
-    head = [replace(c, score=sum(w * f for w, f in zip(WEIGHTS, features(stems, c, item))))
-            for c, item in zip(ranked, items)]
-    return sorted(head, key=lambda c: -c.score) + ranked[len(head):]
+def rerank(query: str, head: list[Candidate], items: list[Item]) -> list[Candidate]:
+    """`head` (the best fused candidates, described by `items`) re-scored by the model and
+    re-ordered. Only the head comes back: candidates after it keep fused scores, which are
+    on another scale, so mixing them in could show scores rising down the list."""
+    rows = feature_rows(query, head, items)
+    scored = [replace(c, score=sum(w * f for w, f in zip(WEIGHTS, row))) for c, row in zip(head, rows)]
+    return sorted(scored, key=lambda c: -c.score)

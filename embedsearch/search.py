@@ -123,17 +123,16 @@ def answer(index: Index, query: str, vector: np.ndarray, k: int, weight: float, 
     by cosine + weight × BM25 (scaled so the best lexical match scores 1; dense only when
     `weight` is 0), the best of them re-ranked (see rerank.py) unless `rerank` is off or the
     search is dense only, then functions nested in other functions folded into their
-    outermost enclosing function unless `fold` is off (see fold_nested)."""
+    outermost enclosing function unless `fold` is off (see fold_nested).
+
+    Re-ranking takes max(RERANK_POOL, 2k) candidates and answers from those alone, so that
+    folding, which merges some of them, still leaves k."""
     _check_k(k)
-    ranked = candidates(index, query, vector, max(pool, k), weight, exact)
+    ranked = candidates(index, query, vector, max(pool, 2 * k), weight, exact)
     if rerank and weight > 0:
-        ranked = reranked(index, query, ranked, max(RERANK_POOL, k))
+        head = ranked[:max(RERANK_POOL, 2 * k)]
+        ranked = rerank_candidates(query, head, index.items([c.id for c in head]))
     return _hits(index, (fold_nested(index, ranked) if fold else ranked)[:k])
-
-
-def reranked(index: Index, query: str, ranked: list[Candidate], n: int) -> list[Candidate]:
-    """`ranked` with its best n re-ranked by the model in rerank.py."""
-    return rerank_candidates(query, ranked, index.items([c.id for c in ranked[:n]]))
 
 
 def fold_nested(index: Index, ranked: list[Candidate]) -> list[Candidate]:

@@ -13,12 +13,16 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from embedsearch.chunking.python import definitions
 from embedsearch.errors import EmbedsearchError
 from embedsearch.indexing import LEXICAL_WEIGHT
 from embedsearch.representation import NAMED, PLAIN, clean_query
 from embedsearch.walk import discover
+
+if TYPE_CHECKING:
+    from embedsearch.store import Index
 
 TEST_PATTERNS = ["test/", "tests/", "test_*.py", "*_test.py", "site-packages/"]
 MIN_QUERY_WORDS = 3
@@ -166,7 +170,7 @@ def evaluate(paths: list[str], home: Path | None = None, index_name: str | None 
     return reports
 
 
-def targets(index) -> dict[tuple[str, str], set[int]]:
+def targets(index: Index) -> dict[tuple[str, str], set[int]]:
     """(path, qualified name) -> the ids a query for that function or method should find."""
     found: dict[tuple[str, str], set[int]] = {}
     for row in index.db.execute("SELECT id, path, name FROM items WHERE kind IN ('function', 'method')"):
