@@ -129,10 +129,12 @@ def answer(index: Index, query: str, vector: np.ndarray, k: int, weight: float, 
     folding, which merges some of them, still leaves k."""
     _check_k(k)
     ranked = candidates(index, query, vector, max(pool, 2 * k), weight, exact)
+    read: list[Item] = []
     if rerank and weight > 0:
         head = ranked[:max(RERANK_POOL, 2 * k)]
-        ranked = rerank_candidates(query, head, index.items([c.id for c in head]))
-    return _hits(index, (fold_nested(index, ranked) if fold else ranked)[:k])
+        read = index.items([c.id for c in head])
+        ranked = rerank_candidates(query, head, read)
+    return _hits(index, (fold_nested(index, ranked) if fold else ranked)[:k], read)
 
 
 def fold_nested(index: Index, ranked: list[Candidate]) -> list[Candidate]:
@@ -203,9 +205,12 @@ def _dense(index: Index, vectors: np.ndarray, n: int, exact: bool) -> tuple[np.n
     return hnsw_query(index.hnsw, vectors, n)
 
 
-def _hits(index: Index, ranked: list[Candidate]) -> list[Hit]:
-    """Hits for candidates, best first."""
-    items = index.items([c.id for c in ranked])
+def _hits(index: Index, ranked: list[Candidate], read: list[Item] = ()) -> list[Hit]:
+    """Hits for candidates, best first; items already `read` (the re-ranker's) are not
+    fetched again."""
+    known = {item.id: item for item in read}
+    known.update((item.id, item) for item in index.items([c.id for c in ranked if c.id not in known]))
+    items = [known[c.id] for c in ranked]
     sources = index.manifest.get("sources", [])
     return [_hit(rank, c.score, c.cosine, item, sources)
             for rank, (c, item) in enumerate(zip(ranked, items), 1)]
