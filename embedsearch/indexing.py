@@ -20,7 +20,7 @@ import numpy as np
 from embedsearch.ann import HnswParams
 from embedsearch.chunking import Chunk, chunk_text
 from embedsearch.errors import EmbedsearchError
-from embedsearch.representation import NAMED, REPRESENTATIONS, embed_hash, embed_text
+from embedsearch.representation import REPRESENTATIONS, SUMMARISED, embed_hash, embed_texts
 from embedsearch.store import MANIFEST, Index, check_name, lock, read_manifest, write_generation
 from embedsearch.walk import MAX_FILE_BYTES, discover
 
@@ -41,7 +41,8 @@ class IndexSummary:
     changed: int = 0
     removed: int = 0
     unchanged: int = 0
-    embedded: int = 0
+    embedded: int = 0  # chunks given new vectors
+    texts_embedded: int = 0  # distinct texts encoded for them (code, and summaries of definitions)
     truncated: int = 0
     replaced_utf8: int = 0
     seconds: float = 0.0
@@ -108,7 +109,7 @@ def build_index(name: str, paths: list[str] | None, home: Path, model: str | Non
                 text_field: str = "text", max_file_bytes: int = MAX_FILE_BYTES,
                 exclude: list[str] | None = None, rebuild: bool = False,
                 hnsw: HnswParams = HnswParams(), progress: Progress | None = None,
-                representation: str = NAMED, lexical_weight: float = LEXICAL_WEIGHT) -> IndexSummary:
+                representation: str = SUMMARISED, lexical_weight: float = LEXICAL_WEIGHT) -> IndexSummary:
     """Create or update the index `name` from `paths` (or, when None, the paths it was
     last built from). `representation` and `lexical_weight` (0 turns BM25 fusion off) are
     the search-quality levers measured in bench/README.md. Returns what was done."""
@@ -218,23 +219,41 @@ def _diff(previous: Index | None, chunks: list[Chunk], hashes: list[str], summar
 
 def _embed(chunks: list[Chunk], hashes: list[str], representation: str, encoder, old: dict | None,
            summary: IndexSummary, progress: Progress | None) -> np.ndarray:
-    """Vectors for all chunks: reused where the embedded text is unchanged, each distinct
-    new text embedded once."""
+    """Vectors for all chunks: reused where the embedded texts are unchanged, the rest
+    embedded (each distinct text once) and blended (see chunk_vectors)."""
     vectors = np.zeros((len(chunks), encoder.info.dim), dtype=np.float32)
-    todo: dict[str, list[int]] = {}
+    todo = []
     for i, (c, h) in enumerate(zip(chunks, hashes)):
         if old is not None and h in old:
             vectors[i] = old[h]
         else:
-            todo.setdefault(embed_text(c, representation), []).append(i)
-    texts = list(todo)
-    if texts:
-        summary.truncated = sum(n > encoder.info.max_seq_length for n in encoder.token_counts(texts))
+            todo.append(i)
+    if todo:
         t0 = time.perf_counter()
-        advance = progress(len(texts)) if progress else None
-        new = encoder.encode(texts, progress=advance)
+        new, texts = chunk_vectors([chunks[i] for i in todo], representation, encoder, progress, summary)
         summary.embed_seconds = time.perf_counter() - t0
-        for text, vec in zip(texts, new):
-            vectors[todo[text]] = vec
-    summary.embedded = len(texts)
+        summary.embedded, summary.texts_embedded = len(todo), texts
+        vectors[todo] = new
     return vectors
+
+
+def chunk_vectors(chunks: list[Chunk], representation: str, encoder, progress: Progress | None = None,
+                  summary: IndexSummary | None = None) -> tuple[np.ndarray, int]:
+    """(vectors (n, dim), distinct texts embedded) for `chunks`: each chunk's vector is the
+    normalised sum of the vectors of its embed_texts (one text for most representations,
+    the code and its summary under SUMMARISED), so a cosine with it is the mean of the
+    cosines with each text, rescaled. Indexing and repair both call this, so a repaired
+    index holds the vectors a fresh build would."""
+    from embedsearch.ann import normalise
+
+    per_chunk = [embed_texts(c, representation) for c in chunks]
+    distinct = list(dict.fromkeys(t for texts in per_chunk for t in texts))
+    if summary is not None:
+        summary.truncated = sum(n > encoder.info.max_seq_length for n in encoder.token_counts(distinct))
+    advance = progress(len(distinct)) if progress else None
+    encoded = encoder.encode(distinct, progress=advance)  # (distinct, dim)
+    row = {t: j for j, t in enumerate(distinct)}
+    blended = np.zeros((len(chunks), encoded.shape[1]), dtype=np.float32)  # (chunks, dim)
+    for i, texts in enumerate(per_chunk):
+        blended[i] = encoded[[row[t] for t in texts]].sum(axis=0)
+    return normalise(blended), len(distinct)

@@ -94,10 +94,16 @@ def repair(home: Path, name: str) -> dict:
         dropped = len(rows) - n + ((len(vectors) - n) if vectors is not None else 0)
         rows = rows[:n]
         if vectors is None:
+            from embedsearch.chunking import Chunk
+            from embedsearch.indexing import chunk_vectors
+            from embedsearch.representation import NAMED
             from embedsearch.search import query_encoder_for
 
             encoder = query_encoder_for(manifest["encoder"])
-            vectors, how = encoder.encode([r[6] for r in rows]), "re-embedded the stored texts"
+            chunks = [Chunk(r[0], r[1], r[2], r[3], r[4], r[6]) for r in rows]
+            representation = manifest.get("options", {}).get("representation", NAMED)
+            vectors, _ = chunk_vectors(chunks, representation, encoder)
+            how = "re-embedded the stored texts"
         from embedsearch.ann import HnswParams
 
         params = HnswParams.from_dict(manifest.get("hnsw") or HnswParams().as_dict())

@@ -119,3 +119,59 @@ def test_old_index_format_is_refused_clearly(stdlib_index, cli, tmp_path):
     (old / "old" / "manifest.json").write_text(json.dumps(manifest))
     r = cli("--home", old, "search", "old", "copy")
     assert r.exit_code == 1 and "format 1" in r.output and "--rebuild" in r.output
+
+
+def test_summary_says_what_a_definition_is_for():
+    from embedsearch.representation import SUMMARISED, embed_texts, summary_text
+
+    method = Chunk("/x/m.py", 10, 16, "method", "JSONEncoder.encode",
+                   '    def encode(self, o, *, indent=None):\n'
+                   '        """Return a JSON string\n        of ``o``.\n\n        Details nobody reads.\n        """\n'
+                   '        return o\n')
+    assert summary_text(method) == "method json encoder encode: Return a JSON string of o."
+    bare = Chunk("/x/m.py", 1, 2, "function", "parse_qs", "def parse_qs(qs, keep_blank_values=False):\n    pass")
+    assert summary_text(bare) == "function parse qs (qs keep blank values)"
+    cls = Chunk("/x/m.py", 1, 3, "class", "Sniffer", 'class Sniffer(object):\n    "Guess the dialect."\n    x = 1')
+    assert summary_text(cls) == "class sniffer: Guess the dialect."
+    long_doc = Chunk("/x/m.py", 1, 3, "function", "f", 'def f():\n    """' + "word " * 100 + '"""')
+    assert len(summary_text(long_doc).split(":", 1)[1].split()) == 60
+    # the code (named) and its summary are blended; records and windows have one text
+    assert embed_texts(method, SUMMARISED) == (embed_text(method), summary_text(method))
+    record = Chunk("/x/d.jsonl", 1, 1, "record", "Intro", "How to install")
+    assert embed_texts(record, SUMMARISED) == ("How to install",)
+    assert embed_hash(method, SUMMARISED) != embed_hash(method)
+
+
+def test_named_hashes_did_not_change():
+    """Indexes built before summaries existed keep their vectors (no re-embedding)."""
+    import hashlib
+
+    c = Chunk("/x/m.py", 1, 2, "function", "f", "def f():\n    pass")
+    old = hashlib.sha256(f"named-v1\0{embed_text(c)}".encode()).hexdigest()[:32]
+    assert embed_hash(c) == old
+
+
+def test_chunk_vectors_blend_code_and_summary():
+    """A chunk's vector is the normalised sum of its texts' vectors: its cosine with a query
+    is the mean of the two cosines, rescaled."""
+    import numpy as np
+
+    from embedsearch.indexing import chunk_vectors
+    from embedsearch.representation import SUMMARISED, embed_texts
+
+    class Spy:  # a fake encoder: the encoder is not what this checks
+        asked: list[str] = []
+
+        def encode(self, texts, progress=None):
+            self.asked.extend(texts)
+            return np.stack([np.eye(8, dtype=np.float32)[len(t) % 8] for t in texts])
+
+    method = Chunk("/x/m.py", 1, 2, "function", "f", 'def f(a):\n    """Add one."""\n    return a + 1')
+    record = Chunk("/x/d.jsonl", 1, 1, "record", "r", "plain text")
+    spy = Spy()
+    vectors, n = chunk_vectors([method, record, method], SUMMARISED, spy)
+    code, summary = embed_texts(method, SUMMARISED)
+    assert spy.asked == [code, summary, "plain text"] and n == 3  # each distinct text once
+    expected = np.eye(8)[len(code) % 8] + np.eye(8)[len(summary) % 8]
+    assert np.allclose(vectors[0], expected / np.linalg.norm(expected)) and np.allclose(vectors[2], vectors[0])
+    assert np.allclose(vectors[1], np.eye(8)[len("plain text") % 8])

@@ -86,10 +86,11 @@ def test_index_vectors_match_torch(stdlib_index, torch_encoder):
     finally:
         index.close()
     from embedsearch.chunking import Chunk
-    from embedsearch.representation import embed_text
+    from embedsearch.indexing import chunk_vectors
 
-    texts = [embed_text(Chunk(it.path, it.start_line, it.end_line, it.kind, it.name, it.text)) for it in items]
-    fresh = torch_encoder.encode(texts)
+    assert index.manifest["options"]["representation"] == "summarised-v1"  # code and summary blended
+    chunks = [Chunk(it.path, it.start_line, it.end_line, it.kind, it.name, it.text) for it in items]
+    fresh, _ = chunk_vectors(chunks, "summarised-v1", torch_encoder)
     assert float((stored * fresh).sum(axis=1).min()) >= 0.9999
 
 

@@ -48,7 +48,8 @@ def index_cmd(obj, paths, name, model, text_field, max_bytes, exclude, rebuild, 
         return
     out.print(f"[bold]{name}[/]: {s.files_read} files read, {s.chunks} chunks "
               f"(+{s.added} added, ~{s.changed} changed, -{s.removed} removed, {s.unchanged} unchanged)")
-    out.print(f"embedded {s.embedded} chunks in {s.embed_seconds:.1f} s ({s.chunks_per_second:.1f} chunks/s); "
+    texts = f" ({s.texts_embedded} texts: code and summaries)" if s.texts_embedded > s.embedded else ""
+    out.print(f"embedded {s.embedded} chunks{texts} in {s.embed_seconds:.1f} s ({s.chunks_per_second:.1f} chunks/s); "
               f"total {s.seconds:.1f} s")
     if s.truncated:
         out.print(f"{s.truncated} chunks are longer than the encoder reads (its first tokens are embedded; "
@@ -67,9 +68,10 @@ def index_cmd(obj, paths, name, model, text_field, max_bytes, exclude, rebuild, 
 @click.option("--queries", "queries_file", type=click.File("r"), help="File with one query per line (batch mode).")
 @EXACT_OPTION
 @click.option("--model", default=None, help="Refuse unless the index was built with this encoder.")
+@click.option("--explain", is_flag=True, help="Show what each ranking feature added to every score.")
 @JSON_OPTION
 @click.pass_obj
-def search_cmd(obj, name, query, k, queries_file, exact, model, as_json):
+def search_cmd(obj, name, query, k, queries_file, exact, model, explain, as_json):
     """Search index NAME for QUERY, in plain English or code."""
     _one_blas_thread()
     from embedsearch.search import search
@@ -79,7 +81,7 @@ def search_cmd(obj, name, query, k, queries_file, exact, model, as_json):
     queries = [query] if query is not None else [q for q in queries_file.read().splitlines() if q.strip()]
     if not queries:
         raise click.UsageError("the --queries file holds no queries")
-    results = search(obj["home"], name, queries, k=k, exact=exact, model=model)
+    results = search(obj["home"], name, queries, k=k, exact=exact, model=model, explain=explain)
     batch = queries_file is not None
     if as_json:
         json_lines(({"query": q, **h.as_dict()} if batch else h.as_dict()) for q, hits in zip(queries, results)
@@ -87,6 +89,8 @@ def search_cmd(obj, name, query, k, queries_file, exact, model, as_json):
         return
     for q, hits in zip(queries, results):
         _hits_table(q, hits)
+        if explain:
+            _explanations(hits)
 
 
 @click.command("similar")
@@ -126,6 +130,27 @@ def _hits_table(title: str, hits) -> None:
     rows = [[str(h.rank), f"{h.score:.3f}", f"{location(h.display, h.start_line, h.end_line)}\n[bold]{h.name}[/]",
              preview(h.text, h.path, highlight=out.is_terminal)] for h in hits]
     out.print(table(title, ["#", "score", "location / name", "preview"], rows, show_lines=True))
+
+
+def _explanations(hits) -> None:
+    """Per hit: its score as the sum of what each feature added, largest first, wrapped to
+    the terminal's width."""
+    from rich.markup import escape
+
+    from embedsearch.rerank import LABELS
+
+    out = console()
+    for h in hits:
+        parts = sorted(((v, f) for f, v in (h.explain or {}).items() if round(v, 3)), key=lambda p: -abs(p[0]))
+        terms = [f"{'+' if v >= 0 else '-'} {abs(v):.3f} {LABELS.get(f, f)}" for v, f in parts]
+        if terms:
+            terms[0] = terms[0].lstrip("+ ")
+        lines = [f"#{h.rank} {h.name} {h.score:.3f} ="]
+        for term in terms:  # wrapped between terms, never inside one
+            if len(lines[-1]) + 1 + len(term) > max(40, out.width):
+                lines.append("   ")
+            lines[-1] += " " + term
+        out.print(escape("\n".join(lines)), highlight=False, soft_wrap=True)
 
 
 @click.command("list")
