@@ -20,17 +20,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from embedsearch.evaluate.codesearch import BASELINE, DEFAULT, Method, evaluate  # noqa: E402
 from embedsearch.indexing import LEXICAL_WEIGHT  # noqa: E402
-from embedsearch.representation import NAMED, PLAIN  # noqa: E402
+from embedsearch.representation import NAMED, SUMMARISED  # noqa: E402
 
 METHODS = (
     BASELINE,
-    Method("plain + BM25", PLAIN, LEXICAL_WEIGHT),
-    Method("named (kind + split name)", NAMED, 0.0),
-    Method("named + BM25", NAMED, LEXICAL_WEIGHT),
-    Method("named + BM25, clean queries", NAMED, LEXICAL_WEIGHT, clean_queries=True),
-    Method("named + BM25, fold nested", NAMED, LEXICAL_WEIGHT, fold_nested=True),
-    Method("named + BM25, re-ranked", NAMED, LEXICAL_WEIGHT, rerank=True),
-    Method("clean queries + fold nested (previous default)", NAMED, LEXICAL_WEIGHT, clean_queries=True, fold_nested=True),
+    Method("named + BM25 (fused)", NAMED, LEXICAL_WEIGHT, clean_queries=True, fold_nested=True),
+    Method("named + BM25, re-ranked", NAMED, LEXICAL_WEIGHT, clean_queries=True, fold_nested=True, rerank=True),
+    Method("summarised, dense only", SUMMARISED, 0.0),
+    Method("summarised + BM25 (fused)", SUMMARISED, LEXICAL_WEIGHT, clean_queries=True, fold_nested=True),
     DEFAULT,
 )
 
@@ -42,6 +39,7 @@ def main() -> None:
     args = parser.parse_args()
     print("| corpus | method | queries | candidates | MRR@10 | Recall@1 | Recall@10 | MRR vs baseline |")
     print("|---|---|---|---|---|---|---|---|")
+    pooled: dict[str, list[float]] = {}
     for spec in args.corpora:
         label, path = spec.split("=", 1)
         reports = evaluate([path], home=args.home, index_name=f"q-{label}", methods=METHODS)
@@ -49,6 +47,14 @@ def main() -> None:
         for r in reports:
             print(f"| {label} | {r.method} | {r.queries} | {r.candidates} | {r.mrr_at_10:.3f} | "
                   f"{r.recall_at_1:.3f} | {r.recall_at_10:.3f} | {r.mrr_at_10 / base:.2f}× |", flush=True)
+            acc = pooled.setdefault(r.method, [0, 0.0, 0.0, 0.0])
+            for j, x in enumerate((1, r.mrr_at_10, r.recall_at_1, r.recall_at_10)):
+                acc[j] += x * r.queries
+    first = None
+    for method, (n, mrr, r1, r10) in pooled.items():
+        first = first or mrr / n
+        print(f"| **all together** | {method} | {n:.0f} | | {mrr / n:.3f} | {r1 / n:.3f} | {r10 / n:.3f} | "
+              f"{mrr / n / first:.2f}× |", flush=True)
 
 
 if __name__ == "__main__":

@@ -21,26 +21,33 @@ def eval_group() -> None:
 @click.option("--exact", is_flag=True, help="Brute-force search instead of HNSW.")
 @click.option("--misses", type=click.IntRange(min=0), default=0, help="Show this many queries whose target was missed.")
 @click.option("--baseline", is_flag=True, help="Also measure plain dense search (code as-is, cosine) in the same run.")
+@click.option("--questions", type=click.Path(exists=True, dir_okay=False),
+              help="Ask these questions (TSV: question<TAB>path:name[,name]) of the code as it is, "
+                   "instead of docstring queries of a docstring-free copy.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per method.")
 @click.pass_obj
-def codesearch_cmd(obj, paths, model, index_name, include_tests, exact, misses, baseline, as_json):
-    """CodeSearchNet-style quality on Python code under PATHS: docstrings are the queries,
-    the code with docstrings removed is what gets searched."""
-    from embedsearch.evaluate.codesearch import BASELINE, DEFAULT, evaluate
+def codesearch_cmd(obj, paths, model, index_name, include_tests, exact, misses, baseline, questions, as_json):
+    """Code search quality on Python code under PATHS. By default CodeSearchNet-style:
+    docstrings are the queries, the code with docstrings removed is what gets searched.
+    With --questions, your own questions are asked of the code as it is; answer paths are
+    relative to a folder in PATHS (json/decoder.py:JSONDecoder.decode)."""
+    from embedsearch.evaluate.codesearch import BASELINE, DEFAULT, evaluate, read_questions
 
     methods = (BASELINE, DEFAULT) if baseline else (DEFAULT,)
+    asked = read_questions(questions) if questions else None
     with progress_bar("embedding corpus") as progress:
         reports = evaluate(list(paths), home=obj["home"], index_name=index_name, model=model, exact=exact,
                            include_tests=include_tests, progress=None if as_json else progress, misses=misses,
-                           methods=methods)
+                           methods=methods, questions=asked, questions_from=questions or "")
     if as_json:
-        json_lines(r.as_dict() for r in reports)
+        json_lines({k: v for k, v in r.as_dict().items() if k != "ranks"} for r in reports)
         return
     first = reports[0]
     rows = [[r.method, f"{r.mrr_at_10:.3f}", f"{r.recall_at_1:.3f}", f"{r.recall_at_10:.3f}", f"{r.seconds:.0f} s"]
             for r in reports]
     out = console()
-    out.print(table(f"code search: {first.queries} queries, {first.candidates} candidates ({first.encoder}"
+    asked = "questions" if questions else "docstring queries"
+    out.print(table(f"code search: {first.queries} {asked}, {first.candidates} candidates ({first.encoder}"
                     f"{', exact' if exact else ''})", ["method", "MRR@10", "Recall@1", "Recall@10", "time"], rows))
     if baseline and first.mrr_at_10 > 0:
         out.print(f"MRR@10 {100 * (reports[1].mrr_at_10 / first.mrr_at_10 - 1):+.1f}% over the baseline")

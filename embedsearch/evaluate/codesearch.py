@@ -1,14 +1,18 @@
-"""Code search quality measured the CodeSearchNet way, on any Python source tree.
+"""Code search quality on any Python source tree, two ways.
 
-Each documented function or method becomes a query (the first paragraph of its
-docstring); the code that gets indexed is a copy with every docstring removed, so a hit
-must come from the code itself. The report gives MRR@10, Recall@1 and Recall@10.
+Docstrings (the CodeSearchNet way): each documented function or method becomes a query
+(the first paragraph of its docstring); the code that gets indexed is a copy with every
+docstring removed, so a hit must come from the code itself.
+
+Questions: hand-written questions from a TSV file (`question<TAB>path:name[,name]`, see
+bench/questions/README.md) over the code as it is, docstrings kept: how people search.
+
+The report gives MRR@10, Recall@1 and Recall@10.
 """
 
 from __future__ import annotations
 
 import ast
-import re
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -18,7 +22,7 @@ from typing import TYPE_CHECKING
 from embedsearch.chunking.python import definitions
 from embedsearch.errors import EmbedsearchError
 from embedsearch.indexing import LEXICAL_WEIGHT
-from embedsearch.representation import NAMED, PLAIN, clean_query
+from embedsearch.representation import PLAIN, SUMMARISED, clean_query, first_paragraph
 from embedsearch.walk import discover
 
 if TYPE_CHECKING:
@@ -31,9 +35,12 @@ DEFAULT_LABEL = "default"
 
 @dataclass
 class Query:
+    """A query and where its answer is: a file (absolute, or relative to an indexed folder)
+    and the qualified names that count as right there."""
+
     text: str
-    path: str  # the stripped copy's path
-    name: str
+    path: str
+    names: tuple[str, ...]
 
 
 @dataclass
@@ -48,18 +55,14 @@ class CodeSearchReport:
     encoder: str
     exact: bool
     method: str = DEFAULT_LABEL
+    queries_from: str = "docstrings"  # or the questions file
     representation: str = ""
     lexical_weight: float = 0.0
     misses: list[dict] = field(default_factory=list)
+    ranks: list[int | None] = field(default_factory=list)  # each query's first right answer, None past k
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-def first_paragraph(doc: str) -> str:
-    """The docstring's first paragraph on one line: what CodeSearchNet uses as the query."""
-    para = re.split(r"\n\s*\n", doc.strip(), maxsplit=1)[0]
-    return " ".join(para.split())
 
 
 def strip_docstrings(source: str) -> tuple[str, list[tuple[str, str]]] | None:
@@ -112,7 +115,33 @@ def prepare_corpus(paths: list[str], workdir: Path, include_tests: bool = False)
         copy = workdir / f"{n:05d}" / path.name
         copy.parent.mkdir(parents=True, exist_ok=True)
         copy.write_text(stripped, encoding="utf-8")
-        queries.extend(Query(q, str(copy), name) for name, q in file_queries)
+        queries.extend(Query(q, str(copy), (name,)) for name, q in file_queries)
+    return queries
+
+
+def read_questions(path: str | Path) -> list[Query]:
+    """The questions of a TSV file: `question<TAB>path:name[,name]` per line, `#` comments.
+    Bad lines are reported with their line numbers, all at once."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EmbedsearchError(f"cannot read questions file {path}: {exc}") from None
+    queries, bad = [], []
+    for n, line in enumerate(lines, 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        question, _, answer = line.partition("\t")
+        file, _, names = answer.strip().rpartition(":")
+        names = tuple(n.strip() for n in names.split(",") if n.strip())
+        if not question.strip() or not file or not names:
+            bad.append(n)
+            continue
+        queries.append(Query(question.strip(), file, names))
+    if bad:
+        shown = ", ".join(map(str, bad[:10])) + (" ..." if len(bad) > 10 else "")
+        raise EmbedsearchError(f"{path}: line(s) {shown} are not 'question<TAB>path:name[,name]'")
+    if not queries:
+        raise EmbedsearchError(f"{path} holds no questions")
     return queries
 
 
@@ -130,52 +159,77 @@ class Method:
     rerank: bool = False
 
 
-DEFAULT = Method(DEFAULT_LABEL, NAMED, LEXICAL_WEIGHT, clean_queries=True, fold_nested=True, rerank=True)  # = `search`
+DEFAULT = Method(DEFAULT_LABEL, SUMMARISED, LEXICAL_WEIGHT, clean_queries=True, fold_nested=True, rerank=True)  # = `search`
 BASELINE = Method("baseline (plain dense)", PLAIN, 0.0)
 
 
 def evaluate(paths: list[str], home: Path | None = None, index_name: str | None = None,
              model: str | None = None, k: int = 10, exact: bool = False, include_tests: bool = False,
-             progress=None, misses: int = 0, methods: tuple[Method, ...] = (DEFAULT,)) -> list[CodeSearchReport]:
-    """Index the docstring-free corpus once per representation (in a temporary home unless
-    `index_name` names one to keep, which makes re-runs cheap) and score every docstring
-    query with each method. One report per method, in the order given."""
+             progress=None, misses: int = 0, methods: tuple[Method, ...] = (DEFAULT,),
+             questions: list[Query] | None = None, questions_from: str = "questions") -> list[CodeSearchReport]:
+    """Score every query with each method; one report per method, in the order given.
+
+    Without `questions`, the queries are the docstrings and the index is of a docstring-free
+    copy of `paths`; with questions (read_questions), they are asked of `paths` as they are.
+    The corpus is indexed once per representation, in a temporary home unless `index_name`
+    names one to keep (re-runs then embed nothing new)."""
     from embedsearch.indexing import build_index
     from embedsearch.store import Index
 
     with tempfile.TemporaryDirectory(prefix="embedsearch-eval-") as tmp:
-        corpus = Path(tmp) / "corpus"
-        queries = prepare_corpus(paths, corpus, include_tests)
-        if not queries:
-            raise EmbedsearchError(f"no documented Python functions under {', '.join(paths)}")
+        if questions is None:
+            corpus = [str(Path(tmp) / "corpus")]
+            queries = prepare_corpus(paths, Path(corpus[0]), include_tests)
+            if not queries:
+                raise EmbedsearchError(f"no documented Python functions under {', '.join(paths)}")
+        else:
+            corpus = [str(Path(p).expanduser().absolute()) for p in paths]
+            queries = questions
         eval_home = home if index_name else Path(tmp) / "home"
+        base = (index_name or "codesearch") + ("" if questions is None else "-questions")
         reports = []
         for method in methods:
             started = time.perf_counter()
-            name = f"{index_name or 'codesearch'}-{method.representation}"
-            build_index(name, [str(corpus)], eval_home, model=model, progress=progress,
+            name = f"{base}-{method.representation}"
+            build_index(name, corpus, eval_home, model=model, progress=progress,
                         representation=method.representation, lexical_weight=method.lexical_weight)
             index = Index(eval_home, name)
             try:
+                wanted = answers(index, queries, strict=questions is not None)
                 hits, encoder_name = _answer(index, queries, k, exact, method)
-                mrr, r1, rk, missed = _score(queries, hits, targets(index), k, misses)
+                mrr, r1, rk, missed, ranks = _score(queries, hits, wanted, k, misses)
                 candidates = index.count
             finally:
                 index.close()
             reports.append(CodeSearchReport(
                 [str(p) for p in paths], len(queries), candidates, mrr, r1, rk,
                 seconds=round(time.perf_counter() - started, 1), encoder=encoder_name, exact=exact,
-                method=method.label, representation=method.representation,
-                lexical_weight=method.lexical_weight, misses=missed))
+                method=method.label, queries_from="docstrings" if questions is None else questions_from,
+                representation=method.representation, lexical_weight=method.lexical_weight, misses=missed,
+                ranks=ranks))
     return reports
 
 
-def targets(index: Index) -> dict[tuple[str, str], set[int]]:
-    """(path, qualified name) -> the ids a query for that function or method should find."""
-    found: dict[tuple[str, str], set[int]] = {}
-    for row in index.db.execute("SELECT id, path, name FROM items WHERE kind IN ('function', 'method')"):
-        found.setdefault((row[1], row[2]), set()).add(row[0])
-    return found
+def answers(index: Index, queries: list[Query], strict: bool = False) -> list[set[int]]:
+    """For each query, the ids of the indexed definitions that answer it: same qualified
+    name, in the query's file (the same path, or one ending in it). With `strict`, a query
+    none of whose names is in the index is an error that names it (a typo in a questions
+    file would otherwise just count as a miss)."""
+    by_name: dict[str, list[tuple[int, str]]] = {}
+    for row in index.db.execute("SELECT id, path, name FROM items WHERE kind IN ('function', 'method', 'class')"):
+        by_name.setdefault(row[2], []).append((row[0], row[1]))
+    out, unknown_targets = [], []
+    for q in queries:
+        tail = "/" + q.path.lstrip("./")
+        found = {i for n in q.names for i, p in by_name.get(n, ()) if p == q.path or p.endswith(tail)}
+        if not found:
+            unknown_targets.append(f"{q.path}:{','.join(q.names)}")
+        out.append(found)
+    if strict and unknown_targets:
+        shown = "; ".join(unknown_targets[:5]) + (f" and {len(unknown_targets) - 5} more" if len(unknown_targets) > 5 else "")
+        raise EmbedsearchError(f"{len(unknown_targets)} answer(s) are not defined in index {index.name!r}: {shown} "
+                               f"(paths are relative to an indexed folder, names are qualified: Class.method)")
+    return out
 
 
 def _answer(index, queries: list[Query], k: int, exact: bool, method: Method):
@@ -191,17 +245,18 @@ def _answer(index, queries: list[Query], k: int, exact: bool, method: Method):
             for t, v in zip(texts, vectors)], encoder.name
 
 
-def _score(queries: list[Query], hits, targets, k: int, misses: int):
-    """MRR@k, Recall@1, Recall@k, and the first `misses` queries whose target was not found."""
-    rr, at1, atk, missed = 0.0, 0, 0, []
-    for q, row in zip(queries, hits):
-        want = targets.get((q.path, q.name), set())
+def _score(queries: list[Query], hits, wanted: list[set[int]], k: int, misses: int):
+    """MRR@k, Recall@1, Recall@k, the first `misses` queries whose target was not found,
+    and each query's rank of its first right answer (None when not in the top k)."""
+    rr, at1, atk, missed, ranks = 0.0, 0, 0, [], []
+    for q, row, want in zip(queries, hits, wanted):
         rank = next((h.rank for h in row if h.id in want), None)
+        ranks.append(rank)
         if rank is not None:
             rr += 1.0 / rank
             at1 += rank == 1
             atk += rank <= k
         elif len(missed) < misses:
-            missed.append({"query": q.text, "wanted": q.name, "got": [h.name for h in row[:3]]})
+            missed.append({"query": q.text, "wanted": ",".join(q.names), "got": [h.name for h in row[:3]]})
     n = len(queries)
-    return round(rr / n, 4), round(at1 / n, 4), round(atk / n, 4), missed
+    return round(rr / n, 4), round(at1 / n, 4), round(atk / n, 4), missed, ranks
