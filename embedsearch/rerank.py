@@ -18,17 +18,27 @@ import math
 import re
 from dataclasses import dataclass, replace
 
-from embedsearch.representation import words
+from embedsearch.representation import CODE_KINDS, QUESTION_WORDS, words
 from embedsearch.store import Item
 
 _SIGNATURE = re.compile(r"def\s+\w+\s*\((.*?)\)\s*(?:->[^:]*)?:", re.S)
 _RETURNS_VALUE = re.compile(r"\breturn\s+\S")
+_DOCSTRING = re.compile(r"^\s*(?:async\s+)?(?:def|class)\b.{0,600}?:[ \t]*(?:#[^\n]*)?\n\s*[rRuU]?(?:\"\"\"|\'\'\'|\"|\')",
+                        re.S | re.M)  # a definition whose body starts with a string
 POOL = 30  # how many of the best fused candidates are re-ranked
 
 FEATURES = ("cosine", "bm25", "name_cover", "qualname_cover", "name_any", "log_length",
-            "dense_rrf", "lexical_rrf", "first_word", "param_cover", "returns_asked")
-# Fit by bench/train_reranker.py (see its docstring for the corpus); cosine's weight is 1.
-WEIGHTS = (1.0, 0.0743, 0.1042, 0.0805, -0.0557, -0.0074, 0.9066, 1.2473, 0.0876, 0.1125, 0.1714)
+            "dense_rrf", "lexical_rrf", "first_word", "param_cover", "returns_asked", "definition", "private", "dunder", "documented")
+LABELS = {  # what each feature means, for `search --explain`
+    "cosine": "cosine", "bm25": "BM25", "name_cover": "own name words asked",
+    "qualname_cover": "qualified name words asked", "name_any": "some name word asked",
+    "log_length": "length", "dense_rrf": "dense rank", "lexical_rrf": "BM25 rank",
+    "first_word": "first word in name", "param_cover": "parameters asked",
+    "returns_asked": "asks for a return value", "definition": "a function, method or class",
+    "private": "private name", "dunder": "special method", "documented": "has a docstring"}
+# Fit by bench/train_reranker.py --question-share 0.25 (see its docstring for the data); cosine's weight is 1.
+WEIGHTS = (1.0, 0.1593, 0.1211, -0.0698, -0.0806, -0.0093, 0.8866, 1.1528, 0.0781, 0.0469, 0.1449, 0.4518,
+           -0.0512, -0.0806, 0.0707)
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,14 @@ class Candidate:
     lexical: float = 0.0  # BM25 over the query's best BM25; 0 when no word matched
     dense_rank: int = 0  # place in the cosine order, from 0
     lexical_rank: int | None = None  # place in the BM25 order, None when no word matched
+    contributions: tuple[float, ...] = ()  # weight × feature, in FEATURES order, once re-ranked
+
+    def explain(self, lexical_weight: float) -> dict[str, float]:
+        """What each part added to `score`: exact, since every ranking step is linear (the
+        re-ranker's features when it ran, else cosine and weighted BM25)."""
+        if self.contributions:
+            return {f: round(c, 4) for f, c in zip(FEATURES, self.contributions)}
+        return {"cosine": round(self.cosine, 4), "bm25": round(lexical_weight * self.lexical, 4)}
 
 
 def stem(word: str) -> str:
@@ -66,7 +84,8 @@ def parameters(code: str) -> set[str]:
 def features(query_stems: list[str], candidate: Candidate, item: Item) -> list[float]:
     """The re-ranker's inputs for one candidate, in FEATURES order."""
     asked = set(query_stems)
-    own = {stem(w) for w in words(item.name.rsplit(".", 1)[-1]).split()}
+    own_name = item.name.rsplit(".", 1)[-1]
+    own = {stem(w) for w in words(own_name).split()}
     qualified = {stem(w) for w in words(item.name).split()}
     params = parameters(item.text)
     return [
@@ -81,6 +100,10 @@ def features(query_stems: list[str], candidate: Candidate, item: Item) -> list[f
         float(bool(query_stems) and query_stems[0] in own),
         len(params & asked) / max(1, len(params)),
         float(bool(query_stems) and query_stems[0] in ("return", "get") and bool(_RETURNS_VALUE.search(item.text))),
+        float(item.kind in CODE_KINDS),
+        float(own_name.startswith("_") and not own_name.endswith("__")),
+        float(own_name.startswith("__") and own_name.endswith("__")),
+        float(bool(_DOCSTRING.search(item.text, 0, 4000))),
     ]
 
 
@@ -92,9 +115,10 @@ def feature_rows(query: str, head: list[Candidate], items: list[Item]) -> list[l
 
 
 def query_stems(query: str) -> list[str]:
-    """The query's words, identifiers split, stemmed, in order (the first one is read as
-    the verb a docstring-style question starts with)."""
-    return [stem(w) for w in words(query).split()]
+    """The query's words, identifiers split, stemmed, in order, without the words that
+    frame a question ("how do I", "which function"): the first one left is read as the
+    verb the question starts with."""
+    return [stem(w) for w in words(query).split() if w not in QUESTION_WORDS]
 
 
 def rerank(query: str, head: list[Candidate], items: list[Item]) -> list[Candidate]:
@@ -102,5 +126,8 @@ def rerank(query: str, head: list[Candidate], items: list[Item]) -> list[Candida
     re-ordered. Only the head comes back: candidates after it keep fused scores, which are
     on another scale, so mixing them in could show scores rising down the list."""
     rows = feature_rows(query, head, items)
-    scored = [replace(c, score=sum(w * f for w, f in zip(WEIGHTS, row))) for c, row in zip(head, rows)]
+    scored = []
+    for c, row in zip(head, rows):
+        parts = tuple(w * f for w, f in zip(WEIGHTS, row))
+        scored.append(replace(c, score=sum(parts), contributions=parts))
     return sorted(scored, key=lambda c: -c.score)

@@ -38,9 +38,13 @@ class Hit:
     meta: dict
     display: str = ""
     cosine: float = 0.0  # the dense part of `score` (equal to it when no lexical fusion)
+    explain: dict[str, float] | None = None  # what each ranking feature added to `score`, when asked
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if self.explain is None:
+            del d["explain"]
+        return d
 
 
 def display_path(path: str, sources: list[str] = ()) -> str:
@@ -118,12 +122,13 @@ def nearest(index: Index, vectors: np.ndarray, k: int, exact: bool = False,
 
 
 def answer(index: Index, query: str, vector: np.ndarray, k: int, weight: float, exact: bool = False,
-           fold: bool = True, rerank: bool = True, pool: int = POOL) -> list[Hit]:
+           fold: bool = True, rerank: bool = True, pool: int = POOL, explain: bool = False) -> list[Hit]:
     """What `embedsearch search` returns for one (cleaned) query and its vector: the top k
     by cosine + weight × BM25 (scaled so the best lexical match scores 1; dense only when
     `weight` is 0), the best of them re-ranked (see rerank.py) unless `rerank` is off or the
     search is dense only, then functions nested in other functions folded into their
-    outermost enclosing function unless `fold` is off (see fold_nested).
+    outermost enclosing function unless `fold` is off (see fold_nested). With `explain`,
+    each hit says what every ranking feature added to its score.
 
     Re-ranking takes max(RERANK_POOL, 2k) candidates and answers from those alone, so that
     folding, which merges some of them, still leaves k."""
@@ -134,7 +139,7 @@ def answer(index: Index, query: str, vector: np.ndarray, k: int, weight: float, 
         head = ranked[:max(RERANK_POOL, 2 * k)]
         read = index.items([c.id for c in head])
         ranked = rerank_candidates(query, head, read)
-    return _hits(index, (fold_nested(index, ranked) if fold else ranked)[:k], read)
+    return _hits(index, (fold_nested(index, ranked) if fold else ranked)[:k], read, weight if explain else None)
 
 
 def fold_nested(index: Index, ranked: list[Candidate]) -> list[Candidate]:
@@ -177,10 +182,11 @@ def candidates(index: Index, query: str, vector: np.ndarray, pool: int, weight: 
 
 
 def search(home: Path, name: str, queries: list[str], k: int = 10, exact: bool = False,
-           model: str | None = None, lexical_weight: float | None = None) -> list[list[Hit]]:
+           model: str | None = None, lexical_weight: float | None = None, explain: bool = False) -> list[list[Hit]]:
     """Ranked hits for each query, in the order given. Queries lose their reST/Markdown
     markup first (representation.clean_query). The index decides how dense and lexical
-    scores are fused unless `lexical_weight` says otherwise (0: dense only)."""
+    scores are fused unless `lexical_weight` says otherwise (0: dense only). With
+    `explain`, each hit carries what every ranking feature added to its score."""
     queries = [clean_query(q.strip()) for q in queries]
     if not queries or any(not q for q in queries):
         raise EmbedsearchError("empty query: say what you are looking for")
@@ -189,7 +195,7 @@ def search(home: Path, name: str, queries: list[str], k: int = 10, exact: bool =
     try:
         vectors = query_encoder(index, model).encode(queries)
         weight = index.manifest["options"].get("lexical_weight", 0.0) if lexical_weight is None else lexical_weight
-        return [answer(index, q, v, k, weight, exact) for q, v in zip(queries, vectors)]
+        return [answer(index, q, v, k, weight, exact, explain=explain) for q, v in zip(queries, vectors)]
     finally:
         index.close()
 
@@ -205,15 +211,19 @@ def _dense(index: Index, vectors: np.ndarray, n: int, exact: bool) -> tuple[np.n
     return hnsw_query(index.hnsw, vectors, n)
 
 
-def _hits(index: Index, ranked: list[Candidate], read: list[Item] = ()) -> list[Hit]:
+def _hits(index: Index, ranked: list[Candidate], read: list[Item] = (),
+          explain_weight: float | None = None) -> list[Hit]:
     """Hits for candidates, best first; items already `read` (the re-ranker's) are not
-    fetched again."""
+    fetched again. With `explain_weight` (the lexical weight used), hits are explained."""
     known = {item.id: item for item in read}
     known.update((item.id, item) for item in index.items([c.id for c in ranked if c.id not in known]))
     items = [known[c.id] for c in ranked]
     sources = index.manifest.get("sources", [])
-    return [_hit(rank, c.score, c.cosine, item, sources)
-            for rank, (c, item) in enumerate(zip(ranked, items), 1)]
+    hits = [_hit(rank, c.score, c.cosine, item, sources) for rank, (c, item) in enumerate(zip(ranked, items), 1)]
+    if explain_weight is not None:
+        for hit, c in zip(hits, ranked):
+            hit.explain = c.explain(explain_weight)
+    return hits
 
 
 def similar(home: Path, name: str, path: str | None = None, line: int | None = None,
