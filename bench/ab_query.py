@@ -7,8 +7,9 @@ each and their ratio.
     .venv/bin/python bench/ab_query.py --a /tmp/before --b . --home /tmp/qhome \\
         --name test-questions-summarised-v1 --runs 25
 
-Each run is `python -c "...embedsearch.cli.run()"` with PYTHONPATH set to the tree (ahead
-of the editable install), `--json` output, answered by the cached ONNX export. The home is
+Each run is `python -c "...embedsearch.cli.run()"` in a temporary folder (so the current
+folder does not shadow the tree) with PYTHONPATH set to the tree (ahead of the editable
+install), `--json` output, answered by the cached ONNX export. The home is
 copied first, so neither side writes into the original.
 """
 
@@ -52,17 +53,17 @@ def main() -> None:
         for side, tree in trees.items():  # warm-up, and proof of which code answers
             env = {**os.environ, "PYTHONPATH": str(tree), "HF_HUB_OFFLINE": "1"}
             where = subprocess.run([sys.executable, "-c", "import embedsearch; print(embedsearch.__file__)"],
-                                   env=env, capture_output=True, text=True, check=True).stdout.strip()
+                                   env=env, capture_output=True, text=True, check=True, cwd=tmp).stdout.strip()
             print(f"{side}: {where}")
             subprocess.run([sys.executable, "-c", RUN, "--home", str(home), "search", args.name, QUERIES[0], "--json"],
-                           env=env, capture_output=True, check=True)
+                           env=env, capture_output=True, check=True, cwd=tmp)
         for i in range(args.runs):
             for side in ("A", "B") if i % 2 == 0 else ("B", "A"):
                 env = {**os.environ, "PYTHONPATH": str(trees[side]), "HF_HUB_OFFLINE": "1"}
                 cmd = [sys.executable, "-c", RUN, "--home", str(home), "search", args.name,
                        QUERIES[i % len(QUERIES)], "--json"]
                 t = time.perf_counter()
-                subprocess.run(cmd, env=env, capture_output=True, check=True)
+                subprocess.run(cmd, env=env, capture_output=True, check=True, cwd=tmp)  # not this tree's cwd
                 times[side].append(time.perf_counter() - t)
     a, b = statistics.median(times["A"]), statistics.median(times["B"])
     print(f"index {args.name}, {args.runs} runs each, interleaved: A {a:.3f} s, B {b:.3f} s, B/A {b / a:.3f}")

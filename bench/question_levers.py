@@ -21,10 +21,11 @@ from questions_bench import dev_run  # noqa: E402
 def main() -> None:
     run_ = dev_run(__doc__.splitlines()[0])
     index, questions, wanted, texts, vectors = run_.index, run_.questions, run_.wanted, run_.texts, run_.vectors
-    question_words = representation.QUESTION_WORDS
+    stopwords = representation.STOPWORDS
 
     def run(label: str, weight: float, rerank: bool, filler: bool = False) -> None:
-        representation.QUESTION_WORDS = question_words if filler else frozenset()
+        # the BM25 query drops STOPWORDS; "filler" also drops the words that frame a question
+        representation.STOPWORDS = stopwords | representation.QUESTION_WORDS if filler else stopwords
         hits = [answer(index, t, v, 10, weight, rerank=rerank) for t, v in zip(texts, vectors)]
         mrr, r1, r10, _, _ = _score(questions, hits, wanted, 10, 0)
         print(f"| {label} | {weight} | {rerank} | {filler} | {mrr:.3f} | {r1:.3f} | {r10:.3f} |", flush=True)

@@ -43,7 +43,7 @@ def main() -> None:
                 shutil.rmtree(home / rep, ignore_errors=True)
                 s = build_index(rep, paths, home, representation=rep)
                 seconds[rep].append(s.embed_seconds)
-                print(f"{rep}: {s.chunks} chunks, {s.embedded} texts embedded in {s.embed_seconds:.1f} s "
+                print(f"{rep}: {s.chunks} chunks, {s.texts_embedded} texts embedded in {s.embed_seconds:.1f} s "
                       f"(build {s.seconds:.1f} s)", flush=True)
     a, b = statistics.median(seconds[NAMED]), statistics.median(seconds[SUMMARISED])
     print(f"median embedding time: named {a:.1f} s, summarised {b:.1f} s ({b / a:.2f}x)")
