@@ -51,37 +51,42 @@ def test_missing_arguments_are_usage_errors(path, cli, home):
     assert r.exit_code == 2 and "Missing argument" in r.output
 
 
+# (arguments, exit code): 1 for a wrong value only the command can judge (one 'Error:' line),
+# 2 for one Click rejects while parsing (a usage error: the usage line, then 'Error:')
 WRONG = [
-    ("search", "nosuch", "query"),
-    ("similar", "nosuch", "--text", "x = 1"),
-    ("info", "nosuch"),
-    ("rm", "nosuch"),
-    ("check", "nosuch"),
-    ("repair", "nosuch"),
-    ("index", "/no/such/path", "--name", "x"),
-    ("eval", "codesearch", "/no/such/path"),
-    ("lookup", "nosuch-table", "king"),
-    ("lookup", "glove-6B-50d", "kingggg"),
-    ("neighbours", "nosuch-table", "king"),
-    ("analogy", "glove-6B-50d", "king", "man", "womannn"),
-    ("export", "nosuch-table", "--format", "npy"),
-    ("tables", "add", "x", "/no/such/file.txt"),
-    ("tables", "rm", "nosuch"),
-    ("cf", "recommend", "--user", "1"),
-    ("cf", "similar", "Star Wars"),
-    ("cf", "biases"),
-    ("cf", "train", "--data", "/no/such/folder"),
-    ("eval", "analogies", "nosuch-table"),
-    ("eval", "similarity", "glove-6B-50d", "--file", "/no/such/file.tsv"),
-    ("search", "nosuch", "query", "-k", "0"),
+    (("search", "nosuch", "query"), 1),
+    (("similar", "nosuch", "--text", "x = 1"), 1),
+    (("info", "nosuch"), 1),
+    (("rm", "nosuch"), 1),
+    (("check", "nosuch"), 1),
+    (("repair", "nosuch"), 1),
+    (("index", "/no/such/path", "--name", "x"), 1),
+    (("eval", "codesearch", "/no/such/path"), 2),
+    (("lookup", "nosuch-table", "king"), 1),
+    (("lookup", "glove-6B-50d", "kingggg"), 1),
+    (("neighbours", "nosuch-table", "king"), 1),
+    (("analogy", "glove-6B-50d", "king", "man", "womannn"), 1),
+    (("export", "nosuch-table", "--format", "npy"), 1),
+    (("tables", "add", "x", "/no/such/file.txt"), 1),
+    (("tables", "rm", "nosuch"), 1),
+    (("cf", "recommend", "--user", "1"), 1),
+    (("cf", "similar", "Star Wars"), 1),
+    (("cf", "biases"), 1),
+    (("cf", "train", "--data", "/no/such/folder"), 1),
+    (("eval", "analogies", "nosuch-table"), 1),
+    (("eval", "similarity", "glove-6B-50d", "--pairs", "/no/such/file.tsv"), 1),
+    (("search", "nosuch", "query", "-k", "0"), 2),
+    (("eval", "codesearch", "/tmp", "--questions", "/no/such/questions.tsv"), 2),
 ]
 
 
-@pytest.mark.parametrize("args", WRONG, ids=lambda a: " ".join(a))
-def test_wrong_values_get_one_clear_line(args, cli, home):
+@pytest.mark.parametrize("args,code", WRONG, ids=lambda a: " ".join(a) if isinstance(a, tuple) else str(a))
+def test_wrong_values_get_one_clear_line(args, code, cli, home):
     r = cli(*args)
-    assert r.exit_code in (1, 2), r.output
+    assert r.exit_code == code, r.output
     assert "Traceback" not in r.output and "internal error" not in r.output
     lines = [line for line in r.output.splitlines() if line.strip()]
-    if r.exit_code == 1:
+    if code == 1:
         assert len(lines) == 1 and lines[0].startswith("Error: "), r.output
+    else:
+        assert lines[0].startswith("Usage: ") and lines[-1].startswith("Error: "), r.output

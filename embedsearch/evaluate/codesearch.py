@@ -220,7 +220,7 @@ def answers(index: Index, queries: list[Query], strict: bool = False) -> list[se
         by_name.setdefault(row[2], []).append((row[0], row[1]))
     out, unknown_targets = [], []
     for q in queries:
-        tail = "/" + q.path.lstrip("./")
+        tail = "/" + (q.path[2:] if q.path.startswith("./") else q.path.lstrip("/"))
         found = {i for n in q.names for i, p in by_name.get(n, ()) if p == q.path or p.endswith(tail)}
         if not found:
             unknown_targets.append(f"{q.path}:{','.join(q.names)}")
