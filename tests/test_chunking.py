@@ -132,3 +132,30 @@ def test_unknown_language_uses_windows():
 def test_uncovered_ranges():
     assert uncovered(10, [(2, 3), (5, 9)]) == [(1, 1), (4, 4), (10, 10)]
     assert uncovered(3, []) == [(1, 3)]
+
+
+GO = 'package main\n\nimport "fmt"\n\ntype Server struct {\n\tport int\n}\n\nfunc (s *Server) Start() error {\n\treturn nil\n}\n\nfunc main() {\n\tfmt.Println("hi")\n}\n'
+RUST = 'struct Point { x: i32 }\n\nimpl Point {\n    fn norm(&self) -> i32 {\n        self.x\n    }\n}\n\nfn main() {\n    println!("hi");\n}\n'
+JAVA = ('package a;\n\npublic class Greeter {\n    public Greeter() {}\n\n'
+        '    public String hello(String n) {\n        return n;\n    }\n}\n')
+C = '#include <stdio.h>\n\nstatic int add(int a, int b) {\n    return a + b;\n}\n\nint main(void) {\n    return add(1, 2);\n}\n'
+
+
+@pytest.mark.parametrize("path,text,expected", [
+    ("server.go", GO, [("module", "lines 1-3", 1, 3), ("type", "Server", 5, 7), ("method", "Server.Start", 9, 11),
+                       ("function", "main", 13, 15)]),
+    ("point.rs", RUST, [("type", "Point", 1, 1), ("class", "Point", 3, 7), ("method", "Point.norm", 4, 6),
+                        ("function", "main", 9, 11)]),
+    ("Greeter.java", JAVA, [("module", "lines 1-1", 1, 1), ("class", "Greeter", 3, 9),
+                            ("method", "Greeter.Greeter", 4, 4), ("method", "Greeter.hello", 6, 8)]),
+    ("add.c", C, [("module", "lines 1-1", 1, 1), ("function", "add", 3, 5), ("function", "main", 7, 9)]),
+], ids=["go", "rust", "java", "c"])
+def test_tree_sitter_languages_name_their_definitions(path, text, expected):
+    """Every shipped grammar: definitions by kind, qualified name (a Go method by its
+    receiver type, a Rust fn inside impl as a method) and lines; every line covered."""
+    chunks = chunk_text(path, text)
+    assert [(c.kind, c.name, c.start_line, c.end_line) for c in chunks] == expected
+    covered = set()
+    for c in chunks:
+        covered.update(range(c.start_line, c.end_line + 1))
+    assert covered >= {i for i, line in enumerate(text.splitlines(), 1) if line.strip()}

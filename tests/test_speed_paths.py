@@ -199,3 +199,73 @@ def test_without_export_torch_answers_and_creates_it(stdlib_index, tmp_path):
     assert cached_encoder(copy, built) is not None
     fast = search(copy, name, QUERIES[:2], k=10)
     assert [[h.id for h in hits] for hits in slow] == [[h.id for h in hits] for hits in fast]
+
+
+def test_an_update_embeds_only_new_or_changed_chunks_and_never_imports_torch(tmp_path):
+    """A spy on the real (ONNX) encoder: an update encodes exactly the texts of the chunks
+    whose hash is new, every unchanged chunk keeps its stored vector byte for byte, and in
+    a fresh process with the export cached the update never imports torch."""
+    from embedsearch.chunking import chunk_text
+    from embedsearch.indexing import build_index
+    from embedsearch.representation import embed_hash, embed_texts
+    from embedsearch.store import Index
+    from tests.conftest import copy_stdlib
+
+    corpus = copy_stdlib(tmp_path / "src", ["shlex.py"])
+    home = tmp_path / "home"
+    build_index("u", [str(corpus)], home)
+    source = corpus / "shlex.py"
+    old_chunks = chunk_text(str(source), source.read_text())
+    old = Index(home, "u")
+    old_vectors = {row[0]: np.asarray(old.vectors[i]).tobytes()
+                   for i, row in enumerate(old.db.execute("SELECT hash FROM items ORDER BY id"))}
+    old.close()
+
+    text = source.read_text().replace("def quote(s):", "def quote(s):\n    # the one change\n", 1)
+    text += "\n\ndef shout(words):\n    \"\"\"Upper-case every word.\"\"\"\n    return [w.upper() for w in words]\n"
+    source.write_text(text)
+    new_chunks = chunk_text(str(source), text)
+    old_hashes = {embed_hash(c, "summarised-v1") for c in old_chunks}
+    expected = {t for c in new_chunks if embed_hash(c, "summarised-v1") not in old_hashes
+                for t in embed_texts(c, "summarised-v1")}
+    assert len(expected) >= 3  # quote's code and summary, shout's code and summary (+ a moved window)
+
+    import embedsearch.onnx_encoder as onnx_encoder
+
+    real = onnx_encoder.index_encoder
+    asked: list[str] = []
+
+    def spying(*args, **kwargs):
+        encoder = real(*args, **kwargs)
+        original = encoder.encode
+
+        def encode(texts, *a, **kw):
+            asked.extend(texts)
+            return original(texts, *a, **kw)
+
+        encoder.encode = encode
+        return encoder
+
+    onnx_encoder.index_encoder = spying
+    try:
+        summary = build_index("u", None, home)
+    finally:
+        onnx_encoder.index_encoder = real
+    assert sorted(asked) == sorted(expected) and summary.texts_embedded == len(expected)
+    index = Index(home, "u")
+    try:
+        rows = index.db.execute("SELECT hash FROM items ORDER BY id").fetchall()
+        kept = [(i, h) for i, (h,) in enumerate(rows) if h in old_vectors]
+        assert len(kept) == len(rows) - summary.embedded
+        assert all(np.asarray(index.vectors[i]).tobytes() == old_vectors[h] for i, h in kept)
+    finally:
+        index.close()
+
+    source.write_text(text + "\n\ndef whisper(words):\n    return [w.lower() for w in words]\n")
+    code = ("import sys\nfrom pathlib import Path\nfrom embedsearch.indexing import build_index\n"
+            f"s = build_index('u', None, Path({str(home)!r}))\n"
+            "print('EMBEDDED', s.embedded, 'TORCH', 'torch' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "EMBEDDED 1 TORCH False" in out.stdout, out.stdout + out.stderr

@@ -61,23 +61,41 @@ def chunk(path: str, text: str) -> list[Chunk]:
     out: list[Chunk] = []
     top: list[tuple[int, int]] = []
 
-    def visit(node, prefix: str, depth: int) -> None:
+    def visit(node, prefix: str, depth: int, container: str | None) -> None:
         for child in node.children:
             kind = DEFINITIONS.get(child.type)
             if kind is None:
-                visit(child, prefix, depth)
+                visit(child, prefix, depth, container)
                 continue
+            if kind == "function" and container == "class":  # Rust: fn inside impl or trait
+                kind = "method"
             a, b = child.start_point[0] + 1, child.end_point[0] + 1
-            name = prefix + _name(child, source)
+            receiver = _receiver(child, source) if not prefix else ""  # Go: func (s *Server) Start()
+            name = prefix + (f"{receiver}." if receiver else "") + _name(child, source)
             out.append(Chunk(path, a, b, kind, name, "\n".join(lines[a - 1:b])))
             if depth == 0:
                 top.append((a, b))
-            visit(child, name + ".", depth + 1)
+            visit(child, name + ".", depth + 1, kind)
 
-    visit(tree.root_node, "", 0)
+    visit(tree.root_node, "", 0, None)
     out.extend(windows.spans(path, lines, windows.uncovered(len(lines), top), "module"))
     out.sort(key=lambda c: (c.start_line, -c.end_line))
     return out
+
+
+def _receiver(node, source: bytes) -> str:
+    """The type a Go method is declared on (`Server` for `func (s *Server) Start()`), so the
+    method is named `Server.Start` as a Java or Python method is named after its class."""
+    receiver = node.child_by_field_name("receiver") if node.type == "method_declaration" else None
+    if receiver is None:
+        return ""
+    stack = [receiver]
+    while stack:
+        n = stack.pop()
+        if n.type == "type_identifier":
+            return source[n.start_byte:n.end_byte].decode("utf-8", "replace")
+        stack.extend(reversed(n.named_children))
+    return ""
 
 
 def _name(node, source: bytes) -> str:
