@@ -233,3 +233,44 @@ def test_moved_lines_are_rewritten_without_re_embedding(tmp_path):
     index = Index(home, "mv")
     assert {i.name: i.start_line for i in index.all_items()} == {"alpha": 4, "beta": 8}
     index.close()
+
+
+def test_json_cosine_is_the_true_cosine(stdlib_index, cli):
+    """The `cosine` of a JSON hit is the query vector against the stored row, whatever the
+    re-ranker made of the score."""
+    from embedsearch.search import query_encoder
+
+    home, name, _ = stdlib_index
+    r = cli("--home", home, "search", name, "recursively delete a directory tree", "-k", "3", "--json")
+    rows = [json.loads(line) for line in r.output.splitlines()]
+    index = Index(home, name)
+    try:
+        q = query_encoder(index).encode(["recursively delete a directory tree"])[0]
+        for row in rows:
+            assert abs(float(np.asarray(index.vectors[row["id"]]) @ q) - row["cosine"]) < 1e-3
+    finally:
+        index.close()
+
+
+def test_rebuild_embeds_everything_again(tmp_path, cli):
+    from tests.conftest import copy_stdlib
+
+    corpus = copy_stdlib(tmp_path / "src", ["shlex.py"])
+    home = tmp_path / "home"
+    r = cli("--home", home, "index", corpus, "--name", "rb", "--json")
+    first = json.loads(r.output.splitlines()[-1])
+    before = Index(home, "rb")
+    old = np.asarray(before.vectors).copy()
+    generation = before.manifest["generation"]
+    before.close()
+    r = cli("--home", home, "index", corpus, "--name", "rb", "--json")
+    assert json.loads(r.output.splitlines()[-1])["up_to_date"]
+    r = cli("--home", home, "index", corpus, "--name", "rb", "--rebuild", "--json")
+    again = json.loads(r.output.splitlines()[-1])
+    assert again["embedded"] == again["chunks"] == first["chunks"] and again["added"] == again["chunks"]
+    after = Index(home, "rb")
+    try:
+        assert after.manifest["generation"] == generation + 1
+        assert np.allclose(np.asarray(after.vectors), old, atol=1e-5)  # same encoder, same texts
+    finally:
+        after.close()
