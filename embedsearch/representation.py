@@ -64,8 +64,8 @@ def embed_texts(chunk: Chunk, representation: str = NAMED) -> tuple[str, ...]:
 
 def summary_text(chunk: Chunk) -> str:
     """What a definition is for, in a sentence the encoder reads well: its kind and its
-    qualified name in words, then its docstring's first paragraph without reST/Markdown
-    markup ("function dumps: Serialize obj to a JSON formatted str."), or, with no
+    qualified name in words, then its docstring's first paragraph without reST roles,
+    backticks and directives ("function dumps: Serialize obj to a JSON formatted str."), or, with no
     docstring, its parameters in words ("function parse qs (qs keep blank values)").
 
     Why: a chunk's code text is up to 256 word pieces of signature, docstring detail and
@@ -74,19 +74,17 @@ def summary_text(chunk: Chunk) -> str:
     string") is far closer to this sentence (cosine 0.79 against 0.21 for json.dumps);
     blending the two vectors keeps what the code says and adds what it is for
     (bench/README.md, "Questions")."""
-    node = _definition(chunk.text)
-    params = ""
-    doc = ""
-    if node is not None:
-        doc = first_paragraph(ast.get_docstring(node, clean=True) or "", SUMMARY_WORDS)
-        if not isinstance(node, ast.ClassDef):
-            names = [a.arg for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs]
-            names += [a.arg for a in (node.args.vararg, node.args.kwarg) if a is not None]
-            params = " ".join(words(n) for n in names if n not in ("self", "cls"))
+    doc, params = chunk.doc, chunk.params
+    if doc is None or params is None:  # rebuilt from stored rows: read the text
+        from embedsearch.chunking.python import facts
+
+        node = _definition(chunk.text)
+        doc, params = facts(node) if node is not None else ("", ())
     head = f"{chunk.kind} {words(chunk.name)}"
+    doc = first_paragraph(doc, SUMMARY_WORDS)
     if doc:  # parameter words would dilute the sentence: cosine 0.47 against 0.62 for json.dumps
         return f"{head}: {clean_query(doc)}"
-    return f"{head} ({params})" if params else head
+    return f"{head} ({' '.join(words(p) for p in params)})" if params else head
 
 
 def first_paragraph(doc: str, max_words: int | None = None) -> str:
@@ -97,12 +95,54 @@ def first_paragraph(doc: str, max_words: int | None = None) -> str:
 
 
 def _definition(code: str) -> ast.AST | None:
-    """The first def or class in a chunk's text (dedented, as methods are indented)."""
-    try:
-        tree = ast.parse(textwrap.dedent(code))
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-    return next((n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))), None)
+    """The first def or class in a chunk's text. Methods are indented: dedented first, and
+    where a string reaching column 0 defeats that, parsed inside an `if 1:` block."""
+    for source, in_block in ((textwrap.dedent(code), False), ("if 1:\n" + code, True)):
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        body = tree.body[0].body if in_block and tree.body else tree.body
+        return next((n for n in body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))), None)
+    return None
+
+
+_DEF = re.compile(r"^[ \t]*(?:async[ \t]+)?(?:def|class)\b", re.M)
+_FIRST_STRING = re.compile(r"(?:[ \t]*(?:#[^\n]*)?\r?\n)*[ \t]*[rRuU]?[\"']")
+
+
+def documented(code: str) -> bool:
+    """Whether the first def or class in `code` starts its body with a string (a docstring).
+    A scan, not a parse, because the re-ranker asks it of 30 candidates a query: past the
+    signature (brackets balanced, strings and comments skipped) to the colon that ends it,
+    then the first statement. Agrees with `ast.get_docstring` on every definition of the
+    demo corpus (tests/test_rerank.py)."""
+    m = _DEF.search(code)
+    if not m:
+        return False
+    depth, quote, i, end = 0, "", m.end(), min(len(code), m.end() + 4000)
+    while i < end:
+        ch = code[i]
+        if quote:
+            if ch == "\\":
+                i += 1
+            elif code.startswith(quote, i):
+                i += len(quote) - 1
+                quote = ""
+        elif ch in "\"'":
+            quote = code[i:i + 3] if code[i:i + 3] in ('"""', "'''") else ch
+            i += len(quote) - 1
+        elif ch == "#":
+            newline = code.find("\n", i)
+            i = end if newline < 0 else newline - 1
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == ":" and depth == 0:
+            return bool(_FIRST_STRING.match(code, i + 1))
+        i += 1
+    return False
 
 
 def embed_hash(chunk: Chunk, representation: str = NAMED) -> str:

@@ -18,13 +18,11 @@ import math
 import re
 from dataclasses import dataclass, replace
 
-from embedsearch.representation import CODE_KINDS, QUESTION_WORDS, words
+from embedsearch.representation import CODE_KINDS, QUESTION_WORDS, documented, words
 from embedsearch.store import Item
 
 _SIGNATURE = re.compile(r"def\s+\w+\s*\((.*?)\)\s*(?:->[^:]*)?:", re.S)
 _RETURNS_VALUE = re.compile(r"\breturn\s+\S")
-_DOCSTRING = re.compile(r"^\s*(?:async\s+)?(?:def|class)\b.{0,600}?:[ \t]*(?:#[^\n]*)?\n\s*[rRuU]?(?:\"\"\"|\'\'\'|\"|\')",
-                        re.S | re.M)  # a definition whose body starts with a string
 POOL = 30  # how many of the best fused candidates are re-ranked
 
 FEATURES = ("cosine", "bm25", "name_cover", "qualname_cover", "name_any", "log_length",
@@ -52,6 +50,7 @@ class Candidate:
     dense_rank: int = 0  # place in the cosine order, from 0
     lexical_rank: int | None = None  # place in the BM25 order, None when no word matched
     contributions: tuple[float, ...] = ()  # weight × feature, in FEATURES order, once re-ranked
+    folded_from: int | None = None  # the nested function whose score this owner took (search.fold_nested)
 
     def explain(self, lexical_weight: float) -> dict[str, float]:
         """What each part added to `score`: exact, since every ranking step is linear (the
@@ -103,7 +102,7 @@ def features(query_stems: list[str], candidate: Candidate, item: Item) -> list[f
         float(item.kind in CODE_KINDS),
         float(own_name.startswith("_") and not own_name.endswith("__")),
         float(own_name.startswith("__") and own_name.endswith("__")),
-        float(bool(_DOCSTRING.search(item.text, 0, 4000))),
+        float(documented(item.text)),
     ]
 
 

@@ -39,11 +39,13 @@ class Hit:
     display: str = ""
     cosine: float = 0.0  # the dense part of `score` (equal to it when no lexical fusion)
     explain: dict[str, float] | None = None  # what each ranking feature added to `score`, when asked
+    via: str | None = None  # the nested function whose match ranked this one (see fold_nested)
 
     def as_dict(self) -> dict:
         d = asdict(self)
-        if self.explain is None:
-            del d["explain"]
+        for key in ("explain", "via"):
+            if d[key] is None:
+                del d[key]
         return d
 
 
@@ -154,7 +156,7 @@ def fold_nested(index: Index, ranked: list[Candidate]) -> list[Candidate]:
     folded: dict[int, Candidate] = {}
     for c in ranked:
         j = outer.get(c.id, c.id)
-        folded.setdefault(j, c if j == c.id else replace(c, id=j))
+        folded.setdefault(j, c if j == c.id else replace(c, id=j, folded_from=c.id))
     return list(folded.values())
 
 
@@ -216,10 +218,14 @@ def _hits(index: Index, ranked: list[Candidate], read: list[Item] = (),
     """Hits for candidates, best first; items already `read` (the re-ranker's) are not
     fetched again. With `explain_weight` (the lexical weight used), hits are explained."""
     known = {item.id: item for item in read}
-    known.update((item.id, item) for item in index.items([c.id for c in ranked if c.id not in known]))
+    wanted = [c.id for c in ranked] + [c.folded_from for c in ranked if c.folded_from is not None]
+    known.update((item.id, item) for item in index.items([i for i in dict.fromkeys(wanted) if i not in known]))
     items = [known[c.id] for c in ranked]
     sources = index.manifest.get("sources", [])
     hits = [_hit(rank, c.score, c.cosine, item, sources) for rank, (c, item) in enumerate(zip(ranked, items), 1)]
+    for hit, c in zip(hits, ranked):
+        if c.folded_from is not None:  # its score, cosine and explanation are the nested function's
+            hit.via = known[c.folded_from].name
     if explain_weight is not None:
         for hit, c in zip(hits, ranked):
             hit.explain = c.explain(explain_weight)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import json
 
-from embedsearch.evaluate.codesearch import evaluate, strip_docstrings
+from embedsearch.evaluate.codesearch import evaluate, read_questions, strip_docstrings
 from embedsearch.representation import first_paragraph
 from tests.conftest import copy_stdlib
 
@@ -113,6 +113,10 @@ def test_questions_file_mistakes_are_named(tmp_path, home, cli):
     bad.write_text("split a command line\tshlex.py:split\nno tab here shlex.py:split\n\nx\tshlex.py\n")
     r = cli("eval", "codesearch", corpus, "--questions", bad)
     assert r.exit_code == 1 and "line(s) 2, 4" in r.output and "question<TAB>path:name" in r.output
+    bom = tmp_path / "bom.tsv"
+    bom.write_bytes("# saved by a Windows editor\r\nsplit a command line\tshlex.py:split\r\n".encode("utf-8-sig"))
+    (q,) = read_questions(bom)
+    assert (q.text, q.path, q.names) == ("split a command line", "shlex.py", ("split",))
     typo = tmp_path / "typo.tsv"
     typo.write_text("split a command line\tshlex.py:splitt\nquote for the shell\tshlex.py:quote\n")
     r = cli("eval", "codesearch", corpus, "--questions", typo, "--index", "t")

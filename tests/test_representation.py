@@ -175,3 +175,25 @@ def test_chunk_vectors_blend_code_and_summary():
     expected = np.eye(8)[len(code) % 8] + np.eye(8)[len(summary) % 8]
     assert np.allclose(vectors[0], expected / np.linalg.norm(expected)) and np.allclose(vectors[2], vectors[0])
     assert np.allclose(vectors[1], np.eye(8)[len("plain text") % 8])
+
+
+def test_the_chunker_and_the_stored_text_give_the_same_summary():
+    """Indexing takes a definition's docstring and parameters from the chunker's parse;
+    repair has only the stored text. Both must write the same summary, or a repaired index
+    would hold other vectors than a fresh build (methods with a string reaching column 0
+    included, where dedenting alone cannot parse them)."""
+    from embedsearch.chunking import chunk_text
+    from embedsearch.representation import summary_text
+    from tests.conftest import STDLIB
+
+    tricky = ('class A:\n    def f(self, x, *, y=1):\n        """Do the thing.\n\n        More."""\n'
+              '        s = """\nflush left"""\n        return s\n')
+    chunks = chunk_text("a.py", tricky)
+    for name in ("textwrap.py", "shlex.py", "csv.py"):
+        chunks += chunk_text(str(STDLIB / name), (STDLIB / name).read_text())
+    defs = [c for c in chunks if c.kind in ("function", "method", "class")]
+    assert len(defs) > 50 and all(c.doc is not None for c in defs)
+    for c in defs:
+        rebuilt = Chunk(c.path, c.start_line, c.end_line, c.kind, c.name, c.text)
+        assert summary_text(rebuilt) == summary_text(c), c.name
+    assert summary_text(chunks[1]) == "method a f: Do the thing."

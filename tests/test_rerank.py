@@ -40,6 +40,70 @@ def test_features_say_whether_the_name_says_what_is_asked():
     assert len(WEIGHTS) == len(FEATURES) and WEIGHTS[FEATURES.index("cosine")] == 1.0
 
 
+def test_kind_features_and_question_words():
+    """A question's framing words are not asked words; what kind of thing a candidate is
+    (definition or module window, private, special, documented) is read from the item."""
+    assert query_stems("How do I parse the Cookie header?") == [stem(w) for w in ("parse", "the", "cookie", "header")]
+    cand = Candidate(1, 0.8, 0.8)
+    doc = 'def _load(self, raw):\n    """Load a cookie."""\n    return raw'
+
+    def f(name, kind="method", text="def f(): pass"):
+        item = Item(1, "/x/m.py", 1, 3, kind, name, "h", text, {})
+        return dict(zip(FEATURES, features(query_stems("load cookies"), cand, item)))
+
+    assert f("Cookie._load", text=doc)["private"] == 1.0 and f("Cookie._load", text=doc)["documented"] == 1.0
+    assert f("Cookie.__init__")["dunder"] == 1.0 and f("Cookie.__init__")["private"] == 0.0
+    assert f("Cookie.load")["private"] == 0.0 and f("Cookie.load")["documented"] == 0.0
+    assert f("Cookie.load")["definition"] == 1.0 and f("lines 1-40", kind="module")["definition"] == 0.0
+    assert f("Cookie.load")["first_word"] == 1.0  # "load" is the first word once framing is gone
+
+
+def test_documented_agrees_with_the_parser_on_real_code(stdlib_index):
+    """The re-ranker's quick scan for a docstring says what `ast.get_docstring` says, for
+    every definition of the test corpus (textwrap, shutil, csv, json)."""
+    import ast
+
+    from embedsearch.representation import _definition, documented
+
+    home, name, _ = stdlib_index
+    index = Index(home, name)
+    try:
+        items = [i for i in index.all_items() if i.kind in ("function", "method", "class")]
+    finally:
+        index.close()
+    assert len(items) > 120
+    for item in items:
+        node = _definition(item.text)
+        assert documented(item.text) == bool(node is not None and ast.get_docstring(node)), item.name
+    assert documented('def g(): "one line"') and not documented('class A:\n    def f(self):\n        """x"""')
+
+
+def test_a_folded_hit_says_which_nested_function_scored_it(tmp_path, cli):
+    from embedsearch.indexing import build_index
+    from embedsearch.search import search
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "retry.py").write_text(
+        "def with_retries(func):\n"
+        "    def call_again_after_a_timeout(*args):\n"
+        "        for attempt in range(3):\n"
+        "            try:\n"
+        "                return func(*args)\n"
+        "            except TimeoutError:\n"
+        "                continue\n"
+        "    return call_again_after_a_timeout\n\n\n"
+        "def parse_header(line):\n    return line.split(':', 1)\n")
+    home = tmp_path / "home"
+    build_index("fold", [str(src)], home)
+    hits = search(home, "fold", ["call again after a timeout"], k=2, explain=True)[0]
+    assert hits[0].name == "with_retries" and hits[0].via == "with_retries.call_again_after_a_timeout"
+    assert abs(sum(hits[0].explain.values()) - hits[0].score) < 1e-3
+    assert "via" not in hits[1].as_dict()
+    r = cli("--home", home, "search", "fold", "call again after a timeout", "-k", "1", "--explain")
+    assert "#1 with_retries (scored by its nested with_retries.call_again_after_a_timeout)" in r.output
+
+
 def test_rerank_lifts_the_candidate_whose_name_says_it():
     head = [Candidate(0, 0.9, 0.5, dense_rank=0), Candidate(1, 0.8, 0.5, dense_rank=1)]
     out = rerank("Open the box and return its contents", head, [_item(0, "Box.close"), _item(1, "Box.open")])

@@ -26,6 +26,11 @@ class Chunk:
     name: str
     text: str
     meta: dict = field(default_factory=dict)
+    # What the chunker's parser already knows of a definition, so nothing parses it twice:
+    # its docstring's text ("" when it has none) and its parameter names. None: not known
+    # (a chunk rebuilt from stored rows; representation.summary_text then reads the text).
+    doc: str | None = None
+    params: tuple[str, ...] | None = None
 
 
 PYTHON_SUFFIXES = {".py", ".pyi"}

@@ -20,11 +20,23 @@ def chunk(path: str, text: str) -> list[Chunk]:
     out: list[Chunk] = []
     for node, qualname, kind in definitions(tree):
         start, end = span(node)
-        out.append(Chunk(path, start, end, kind, qualname, "\n".join(lines[start - 1:end])))
+        doc, params = facts(node)
+        out.append(Chunk(path, start, end, kind, qualname, "\n".join(lines[start - 1:end]), doc=doc, params=params))
     top = [span(n) for n in tree.body if isinstance(n, DEFS)]
     out.extend(windows.spans(path, lines, windows.uncovered(len(lines), top), "module"))
     out.sort(key=lambda c: (c.start_line, -c.end_line))
     return out
+
+
+def facts(node: ast.AST) -> tuple[str, tuple[str, ...]]:
+    """(docstring or "", parameter names without self/cls) of a def or class node."""
+    doc = ast.get_docstring(node, clean=True) or ""
+    if isinstance(node, ast.ClassDef):
+        return doc, ()
+    args = node.args
+    names = [a.arg for a in args.posonlyargs + args.args + args.kwonlyargs]
+    names += [a.arg for a in (args.vararg, args.kwarg) if a is not None]
+    return doc, tuple(n for n in names if n not in ("self", "cls"))
 
 
 def span(node: ast.AST) -> tuple[int, int]:

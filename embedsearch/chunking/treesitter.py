@@ -72,7 +72,7 @@ def chunk(path: str, text: str) -> list[Chunk]:
             a, b = child.start_point[0] + 1, child.end_point[0] + 1
             receiver = _receiver(child, source) if not prefix else ""  # Go: func (s *Server) Start()
             name = prefix + (f"{receiver}." if receiver else "") + _name(child, source)
-            out.append(Chunk(path, a, b, kind, name, "\n".join(lines[a - 1:b])))
+            out.append(Chunk(path, a, b, kind, name, "\n".join(lines[a - 1:b]), doc="", params=()))
             if depth == 0:
                 top.append((a, b))
             visit(child, name + ".", depth + 1, kind)

@@ -145,7 +145,8 @@ def _explanations(hits) -> None:
         terms = [f"{'+' if v >= 0 else '-'} {abs(v):.3f} {LABELS.get(f, f)}" for v, f in parts]
         if terms:
             terms[0] = terms[0].lstrip("+ ")
-        lines = [f"#{h.rank} {h.name} {h.score:.3f} ="]
+        via = f" (scored by its nested {h.via})" if h.via else ""
+        lines = [f"#{h.rank} {h.name}{via} {h.score:.3f} ="]
         for term in terms:  # wrapped between terms, never inside one
             if len(lines[-1]) + 1 + len(term) > max(40, out.width):
                 lines.append("   ")

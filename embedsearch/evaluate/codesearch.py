@@ -123,7 +123,7 @@ def read_questions(path: str | Path) -> list[Query]:
     """The questions of a TSV file: `question<TAB>path:name[,name]` per line, `#` comments.
     Bad lines are reported with their line numbers, all at once."""
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        lines = Path(path).read_text(encoding="utf-8-sig").splitlines()  # -sig: a BOM from a Windows editor
     except (OSError, UnicodeDecodeError) as exc:
         raise EmbedsearchError(f"cannot read questions file {path}: {exc}") from None
     queries, bad = [], []
@@ -191,11 +191,12 @@ def evaluate(paths: list[str], home: Path | None = None, index_name: str | None 
         for method in methods:
             started = time.perf_counter()
             name = f"{base}-{method.representation}"
-            build_index(name, corpus, eval_home, model=model, progress=progress,
+            exclude = [] if questions is None or include_tests else TEST_PATTERNS  # the copy has no tests
+            build_index(name, corpus, eval_home, model=model, progress=progress, exclude=exclude,
                         representation=method.representation, lexical_weight=method.lexical_weight)
             index = Index(eval_home, name)
             try:
-                wanted = answers(index, queries, strict=questions is not None)
+                wanted = answers(index, queries, strict=questions is not None, fold=method.fold_nested)
                 hits, encoder_name = _answer(index, queries, k, exact, method)
                 mrr, r1, rk, missed, ranks = _score(queries, hits, wanted, k, misses)
                 candidates = index.count
@@ -210,11 +211,13 @@ def evaluate(paths: list[str], home: Path | None = None, index_name: str | None 
     return reports
 
 
-def answers(index: Index, queries: list[Query], strict: bool = False) -> list[set[int]]:
+def answers(index: Index, queries: list[Query], strict: bool = False, fold: bool = False) -> list[set[int]]:
     """For each query, the ids of the indexed definitions that answer it: same qualified
-    name, in the query's file (the same path, or one ending in it). With `strict`, a query
-    none of whose names is in the index is an error that names it (a typo in a questions
-    file would otherwise just count as a miss)."""
+    name, in the query's file (the same path, or one ending in it: `json/__init__.py`, or
+    `__init__.py` where that is enough to tell). With `fold`, a function nested in another
+    is answered by its outermost owner, as a folding search shows it. With `strict`, a
+    query none of whose names is in the index is an error that names it (a typo in a
+    questions file would otherwise just count as a miss)."""
     by_name: dict[str, list[tuple[int, str]]] = {}
     for row in index.db.execute("SELECT id, path, name FROM items WHERE kind IN ('function', 'method', 'class')"):
         by_name.setdefault(row[2], []).append((row[0], row[1]))
@@ -229,6 +232,9 @@ def answers(index: Index, queries: list[Query], strict: bool = False) -> list[se
         shown = "; ".join(unknown_targets[:5]) + (f" and {len(unknown_targets) - 5} more" if len(unknown_targets) > 5 else "")
         raise EmbedsearchError(f"{len(unknown_targets)} answer(s) are not defined in index {index.name!r}: {shown} "
                                f"(paths are relative to an indexed folder, names are qualified: Class.method)")
+    if fold:
+        outer = index.outermost_functions(sorted({i for ids in out for i in ids}))
+        out = [{outer.get(i, i) for i in ids} for ids in out]
     return out
 
 
