@@ -34,9 +34,13 @@ def fsync_path(path: Path) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write text to a temporary name, fsync it, rename it over `path`, fsync the folder:
-    a reader sees the old file or the new one, never a torn write."""
+    a reader sees the old file or the new one, never a torn write. The temporary file is
+    created new (O_EXCL | O_NOFOLLOW) after removing whatever had its name, so a symlink
+    planted there is removed, never written through."""
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as fh:
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    with os.fdopen(fd, "w") as fh:
         fh.write(text)
         fh.flush()
         os.fsync(fh.fileno())

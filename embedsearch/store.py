@@ -306,8 +306,11 @@ def write_generation(home: Path, name: str, manifest: dict, vectors: np.ndarray,
     """Write a complete new generation and switch the manifest to it. Call under lock().
 
     `items` are (path, start_line, end_line, kind, name, hash, text, meta_json) in vector-row
-    order. A failure (disk full, read-only folder, interruption) removes the partial files
-    and leaves the previous generation in place. Returns the manifest written."""
+    order. A failure (disk full, read-only folder, interruption) before the manifest is
+    replaced removes the partial files and leaves the previous generation in place. The
+    rename of the manifest is the commit point: after it nothing is rolled back. An
+    interruption then still ends the call, with the new generation whole; an error (the
+    folder's fsync failing) only warns, since the index is written. Returns the manifest."""
     folder = home / name
     old = _current_generation(folder)
     gen = old + 1
@@ -326,6 +329,14 @@ def write_generation(home: Path, name: str, manifest: dict, vectors: np.ndarray,
             manifest["created"] = now
         atomic_write_text(folder / MANIFEST, json.dumps(manifest, indent=2))
     except BaseException as exc:
+        if _manifest_generation(folder) == gen:  # past the commit point: keep every file
+            if not isinstance(exc, (OSError, sqlite3.Error)):
+                raise
+            import warnings
+
+            warnings.warn(f"index {name!r} was written (generation {gen}), but flushing its folder to disk "
+                          f"failed: {getattr(exc, 'strerror', None) or exc}", RuntimeWarning, stacklevel=2)
+            return manifest
         for f in names.values():
             (folder / f).unlink(missing_ok=True)
         (folder / (MANIFEST + ".tmp")).unlink(missing_ok=True)
@@ -370,6 +381,14 @@ def remove_index(home: Path, name: str) -> None:
 
 def folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+
+
+def _manifest_generation(folder: Path) -> int | None:
+    """The generation the manifest on disk names, None when there is no readable one."""
+    try:
+        return int(json.loads((folder / MANIFEST).read_text()).get("generation"))
+    except (OSError, ValueError, AttributeError, TypeError):
+        return None
 
 
 def _current_generation(folder: Path) -> int:

@@ -291,3 +291,57 @@ def test_strange_files_are_handled_and_counted(tmp_path, cli):
     assert {"fine", "windows"} <= {x["name"] for x in rows}
     long = next(x for x in rows if x["path"].endswith("longline.js"))
     assert len(long["text"]) > 200_000  # stored whole, though the encoder read only its start
+
+
+@pytest.mark.parametrize("failure", [KeyboardInterrupt, OSError])
+def test_nothing_is_rolled_back_after_the_manifest_is_replaced(tmp_path, monkeypatch, failure):
+    """Ctrl-C or an I/O error at the folder's fsync, just after the manifest rename: the new
+    generation was committed and stays whole (it used to be deleted under a manifest that
+    still named it, with "the previous version is unchanged" printed)."""
+    import warnings
+
+    import embedsearch.fileio as fileio
+    from embedsearch.ann import HnswParams
+    from embedsearch.store import write_generation
+    from tests.store_child import MANIFEST, generation
+
+    home, name = tmp_path / "home", "commit"
+    (home / name).mkdir(parents=True)
+    vectors, rows = generation(1)
+    write_generation(home, name, MANIFEST, vectors, rows, HnswParams(M=8, ef_construction=40))
+    real = fileio.fsync_path
+
+    def fail_on_folder(path):
+        if Path(path).is_dir():
+            raise failure() if failure is KeyboardInterrupt else OSError(5, "Input/output error")
+        real(path)
+
+    monkeypatch.setattr(fileio, "fsync_path", fail_on_folder)
+    vectors, rows = generation(2)
+    if failure is KeyboardInterrupt:
+        with pytest.raises(KeyboardInterrupt):
+            write_generation(home, name, MANIFEST, vectors, rows, HnswParams(M=8, ef_construction=40))
+    else:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            written = write_generation(home, name, MANIFEST, vectors, rows, HnswParams(M=8, ef_construction=40))
+        assert written["generation"] == 2 and "was written (generation 2)" in str(caught[0].message)
+    monkeypatch.setattr(fileio, "fsync_path", real)
+    assert json.loads((home / name / "manifest.json").read_text())["generation"] == 2
+    assert assert_whole(home, name) == len(rows)
+
+
+def test_a_symlink_planted_at_the_manifest_temp_is_not_written_through(tmp_path):
+    from embedsearch.ann import HnswParams
+    from embedsearch.store import write_generation
+    from tests.store_child import MANIFEST, generation
+
+    home, name = tmp_path / "home", "planted"
+    (home / name).mkdir(parents=True)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (home / name / "manifest.json.tmp").symlink_to(victim)
+    vectors, rows = generation(3)
+    write_generation(home, name, MANIFEST, vectors, rows, HnswParams(M=8, ef_construction=40))
+    assert victim.read_text() == "precious"
+    assert assert_whole(home, name) == len(rows)
