@@ -35,8 +35,8 @@ LABELS = {  # what each feature means, for `search --explain`
     "returns_asked": "asks for a return value", "definition": "a function, method or class",
     "private": "private name", "dunder": "special method", "documented": "has a docstring"}
 # Fit by bench/train_reranker.py --question-share 0.25 (see its docstring for the data); cosine's weight is 1.
-WEIGHTS = (1.0, 0.1593, 0.1211, -0.0698, -0.0806, -0.0093, 0.8866, 1.1528, 0.0781, 0.0469, 0.1449, 0.4518,
-           -0.0512, -0.0806, 0.0707)
+WEIGHTS = (1.0, 0.1598, 0.1208, -0.0680, -0.0807, -0.0094, 0.8980, 1.1581, 0.0785, 0.0472, 0.1457, 0.4527,
+           -0.0512, -0.0806, 0.0802)
 
 
 @dataclass(frozen=True)
