@@ -102,11 +102,10 @@ def repair(home: Path, name: str) -> dict:
     with lock(home, name):
         manifest, db_path = _best_metadata(folder)
         rows = _rows(db_path)
-        vectors, how = _best_vectors(folder, manifest, len(rows), db_path)
-        n = min(len(rows), len(vectors)) if vectors is not None else len(rows)
-        dropped = len(rows) - n + ((len(vectors) - n) if vectors is not None else 0)
-        rows = rows[:n]
-        if vectors is None:
+        generation = _generation_of(db_path)
+        current = ((manifest.get("files") or {}).get("items") or {}).get("file") == db_path.name
+        vectors, how = _best_vectors(folder, manifest, len(rows), generation, current)
+        if vectors is None:  # nothing trustworthy for exactly these rows: embed their texts again
             from embedsearch.chunking import Chunk
             from embedsearch.indexing import chunk_vectors
             from embedsearch.representation import NAMED
@@ -121,8 +120,10 @@ def repair(home: Path, name: str) -> dict:
 
         params = HnswParams.from_dict(manifest.get("hnsw") or HnswParams().as_dict())
         base = {k: manifest[k] for k in ("kind", "encoder", "sources", "options", "created") if k in manifest}
-        written = write_generation(home, name, base, vectors[:n], rows, params)
-    return {"name": name, "items": n, "orphans_dropped": dropped, "vectors": how,
+        written = write_generation(home, name, base, vectors, rows, params)
+    older = "" if current else (f"; the newest metadata was damaged, so this is generation {generation}'s content: "
+                                f"`embedsearch index --name {name}` brings it up to date")
+    return {"name": name, "items": len(rows), "vectors": how + older, "from_generation": generation,
             "generation": written["generation"]}
 
 
@@ -222,36 +223,45 @@ def _rows(db_path: Path) -> list[tuple]:
         db.close()
 
 
-def _best_vectors(folder: Path, manifest: dict, n_rows: int, db_path: Path) -> tuple[np.ndarray | None, str]:
-    """A trustworthy copy of the vectors: the vectors file if its digest holds, else the
-    copy inside the HNSW graph if that file's digest holds. With no manifest to hold digests,
-    the files of the metadata DB's generation are taken if their shape and norms are right.
-    None when nothing can be trusted."""
+def _generation_of(path: Path) -> int:
+    return int(re.fullmatch(r"items-(\d+)\.sqlite", path.name).group(1))
+
+
+def _best_vectors(folder: Path, manifest: dict, n_rows: int, generation: int,
+                  current: bool) -> tuple[np.ndarray | None, str]:
+    """A trustworthy copy of the vectors of exactly the metadata DB's generation, row for
+    row; None when there is none, and the stored texts must be embedded again.
+
+    For the manifest's own generation, its digests decide: the vectors file, else the copy
+    inside the HNSW graph. For another generation (the manifest's DB was damaged, or the
+    manifest is gone) no digest is left, so that generation's own two copies must be there
+    and agree (shape, unit norms, the same rows); one copy alone is not trusted. Vectors of
+    another generation are never paired with these rows: ids shift between generations."""
     from embedsearch.ann import load_hnsw
 
-    files = manifest.get("files") or {}
     dim = int(manifest["encoder"]["dim"])
-    entry = files.get("vectors")
-    if entry and (folder / entry["file"]).is_file() and sha256_file(folder / entry["file"]) == entry["sha256"]:
-        return np.load(folder / entry["file"]), "kept the intact vectors file"
-    entry = files.get("hnsw")
-    if entry and (folder / entry["file"]).is_file() and sha256_file(folder / entry["file"]) == entry["sha256"]:
-        graph = load_hnsw(folder / entry["file"], dim, int(manifest["count"]), 10)
-        return _graph_vectors(graph), "restored the vectors from the HNSW graph"
-    if files:
+    files = manifest.get("files") or {}
+    if current:
+        entry = files.get("vectors")
+        if entry and (folder / entry["file"]).is_file() and sha256_file(folder / entry["file"]) == entry["sha256"]:
+            vectors = np.load(folder / entry["file"])
+            if vectors.shape == (n_rows, dim):
+                return vectors, "kept the intact vectors file"
+        entry = files.get("hnsw")
+        if entry and (folder / entry["file"]).is_file() and sha256_file(folder / entry["file"]) == entry["sha256"]:
+            vectors = _graph_vectors(load_hnsw(folder / entry["file"], dim, int(manifest["count"]), 10))
+            if vectors.shape == (n_rows, dim):
+                return vectors, "restored the vectors from the HNSW graph"
         return None, ""
-    generation = db_path.name.split("-")[1].split(".")[0]
     try:
-        vectors = np.load(folder / f"vectors-{generation}.npy")
-        if vectors.shape == (n_rows, dim) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-3):
-            return vectors, f"kept vectors-{generation}.npy (right shape and norms; no manifest to check its digest)"
-    except (OSError, ValueError):
-        pass
-    try:
-        graph = load_hnsw(folder / f"hnsw-{generation}.bin", dim, n_rows, 10)
-        return _graph_vectors(graph), f"restored the vectors from hnsw-{generation}.bin"
-    except (EmbedsearchError, OSError):
+        vectors = np.load(folder / f"vectors-{generation}.npy", allow_pickle=False)
+        graph = _graph_vectors(load_hnsw(folder / f"hnsw-{generation}.bin", dim, n_rows, 10))
+    except (EmbedsearchError, OSError, ValueError):
         return None, ""
+    if (vectors.shape == graph.shape == (n_rows, dim) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-3)
+            and np.allclose(vectors, graph, atol=1e-5)):
+        return vectors.astype(np.float32), f"kept vectors-{generation}.npy (its HNSW graph holds the same rows)"
+    return None, ""
 
 
 def _graph_vectors(graph) -> np.ndarray:

@@ -345,3 +345,47 @@ def test_a_symlink_planted_at_the_manifest_temp_is_not_written_through(tmp_path)
     write_generation(home, name, MANIFEST, vectors, rows, HnswParams(M=8, ef_construction=40))
     assert victim.read_text() == "precious"
     assert assert_whole(home, name) == len(rows)
+
+
+@pytest.mark.parametrize("damage", ["delete", "truncate", "flip"])
+def test_repair_never_pairs_one_generations_items_with_anothers_vectors(tmp_path, damage):
+    """Update an index so ids shift, then damage the new generation's metadata DB: repair
+    falls back to the previous generation's rows, and those rows must get their own vectors
+    (that generation's two agreeing copies, or their texts embedded again), never the newer
+    generation's vectors, whose row i is another chunk. It used to report success with a
+    third of the rows carrying another chunk's vector ("split like a shell" answered `join`)."""
+    from embedsearch.chunking import Chunk
+    from embedsearch.indexing import build_index, chunk_vectors
+    from embedsearch.search import query_encoder
+    from tests.conftest import copy_stdlib
+
+    corpus = copy_stdlib(tmp_path / "src", ["shlex.py"])
+    home = tmp_path / "home"
+    build_index("ids", [str(corpus)], home)
+    source = corpus / "shlex.py"
+    source.write_text('"""Shifted."""\n\ndef first():\n    """Comes first now."""\n    return 1\n\n\n'
+                      + source.read_text())
+    build_index("ids", None, home)
+    manifest = json.loads((home / "ids" / "manifest.json").read_text())
+    db = home / "ids" / manifest["files"]["items"]["file"]
+    if damage == "delete":
+        db.unlink()
+    elif damage == "truncate":
+        db.write_bytes(db.read_bytes()[:4096])
+    else:
+        data = bytearray(db.read_bytes())
+        for i in range(100, len(data), 997):
+            data[i] ^= 0xFF
+        db.write_bytes(bytes(data))
+    done = repair(home, "ids")
+    assert done["from_generation"] == manifest["generation"] - 1 and "brings it up to date" in done["vectors"]
+    assert check(home, "ids").ok
+    index = Index(home, "ids")
+    try:
+        items = index.all_items()
+        stored = np.asarray(index.vectors)
+        fresh, _ = chunk_vectors([Chunk(i.path, i.start_line, i.end_line, i.kind, i.name, i.text) for i in items],
+                                 index.manifest["options"]["representation"], query_encoder(index))
+    finally:
+        index.close()
+    assert float((stored * fresh).sum(axis=1).min()) > 0.999  # every row holds its own chunk's vector

@@ -237,12 +237,12 @@ def check_cmd(obj, name, recall, as_json):
 @JSON_OPTION
 @click.pass_obj
 def repair_cmd(obj, name, as_json):
-    """Rebuild index NAME's HNSW graph and drop orphans, from whatever is intact."""
+    """Write index NAME anew from whatever is intact: its items with their own vectors, or
+    with their texts embedded again when no trustworthy copy of those vectors is left."""
     from embedsearch.integrity import repair
 
     done = repair(obj["home"], name)
     if as_json:
         json_lines([done])
         return
-    console().print(f"{name}: generation {done['generation']} written with {done['items']} items; "
-                    f"{done['vectors']}; {done['orphans_dropped']} orphan(s) dropped")
+    console().print(f"{name}: generation {done['generation']} written with {done['items']} items; {done['vectors']}")
