@@ -186,3 +186,12 @@ def test_cli_start_does_not_import_torch():
                          cwd=Path(__file__).resolve().parents[1], check=True).stdout
     assert "--folds" in out
     assert out.split()[-2:] == ["False", "False"]
+
+
+def test_too_few_optimizer_steps_is_one_clear_line(cli, home):
+    """Huge batches for one epoch used to end in ZeroDivisionError inside OneCycleLR."""
+    r = cli("cf", "train", "--data", ML100K, "--bs", "20000", "--epochs", "1", "--name", "few")
+    assert r.exit_code == 1 and r.output.strip().splitlines() == [
+        "Error: 80,000 ratings in batches of 20,000 for 1 epoch(s) make 4 optimizer steps; the one-cycle "
+        "schedule needs at least 8: use a smaller --bs or more --epochs"]
+    assert not (home / "few").exists()

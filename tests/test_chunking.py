@@ -159,3 +159,18 @@ def test_tree_sitter_languages_name_their_definitions(path, text, expected):
     for c in chunks:
         covered.update(range(c.start_line, c.end_line + 1))
     assert covered >= {i for i, line in enumerate(text.splitlines(), 1) if line.strip()}
+
+
+def test_generated_python_too_deep_for_the_parser_falls_back_to_windows():
+    """A 1,200-branch elif chain or a 1,500-term sum nests deeper than Python's recursion
+    limit; that file becomes line windows instead of aborting the whole index run."""
+    from embedsearch.evaluate.codesearch import strip_docstrings
+
+    chain = "def f(x):\n    if x == 0:\n        return 0\n" + "".join(
+        f"    elif x == {i}:\n        return {i}\n" for i in range(1, 1200))
+    total = "x = " + " + ".join(str(i) for i in range(1500)) + "\n"
+    for text in (chain, total):
+        chunks = chunk_text("generated.py", text)
+        assert chunks and {c.kind for c in chunks} == {"window"}
+        assert chunks[0].start_line == 1 and chunks[-1].end_line == len(text.splitlines())
+        assert strip_docstrings(text) is None

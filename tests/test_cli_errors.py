@@ -90,3 +90,15 @@ def test_wrong_values_get_one_clear_line(args, code, cli, home):
         assert len(lines) == 1 and lines[0].startswith("Error: "), r.output
     else:
         assert lines[0].startswith("Usage: ") and lines[-1].startswith("Error: "), r.output
+
+
+def test_a_queries_file_that_is_not_utf8_is_one_line(cli, home, tmp_path):
+    from embedsearch.indexing import build_index
+    from tests.conftest import copy_stdlib
+
+    build_index("q", [str(copy_stdlib(tmp_path / "src", ["shlex.py"]))], home)
+    bad = tmp_path / "q.txt"
+    bad.write_bytes(b"split a command line\n\xff\xfe quote\n")
+    r = cli("--home", home, "search", "q", "--queries", bad)
+    assert r.exit_code == 1 and r.output.strip().splitlines() == [
+        f"Error: {bad} is not UTF-8 text (byte 0xff on line 2); save it as UTF-8"]

@@ -18,6 +18,8 @@ from embedsearch.cf.data import DEFAULT_Y_RANGE, Ratings
 from embedsearch.cf.metrics import mae, rmse, top_n_metrics
 from embedsearch.errors import EmbedsearchError
 
+MIN_STEPS = 8  # the fewest optimizer steps the one-cycle schedule can split into its phases
+
 MODEL_KINDS = ("bias", "dot", "nn")
 
 
@@ -150,6 +152,11 @@ def _fit(train, valid, options, on_epoch, top_n) -> TrainResult:
     items = torch.from_numpy(train.items)
     targets = torch.from_numpy(train.ratings)
     steps = (len(train) + options.bs - 1) // options.bs
+    if steps * options.epochs < MIN_STEPS:  # OneCycleLR divides by zero on fewer (its warm-up is 25%)
+        raise EmbedsearchError(
+            f"{len(train):,} ratings in batches of {options.bs:,} for {options.epochs} epoch(s) make "
+            f"{steps * options.epochs} optimizer steps; the one-cycle schedule needs at least {MIN_STEPS}: "
+            "use a smaller --bs or more --epochs")
     named = list(model.named_parameters())
     groups = [
         {"params": [p for n, p in named if not n.endswith("bias.weight")]},

@@ -16,9 +16,13 @@ def chunk(path: str, text: str) -> list[Chunk]:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return windows.chunk(path, text)
+    try:  # a generated file (a 1,200-branch elif chain) nests deeper than the recursion limit
+        found = list(definitions(tree))
+    except RecursionError:
+        return windows.chunk(path, text)
     lines = text.splitlines()
     out: list[Chunk] = []
-    for node, qualname, kind in definitions(tree):
+    for node, qualname, kind in found:
         start, end = span(node)
         doc, params = facts(node)
         out.append(Chunk(path, start, end, kind, qualname, "\n".join(lines[start - 1:end]), doc=doc, params=params))

@@ -65,7 +65,7 @@ def index_cmd(obj, paths, name, model, text_field, max_bytes, exclude, rebuild, 
 @click.argument("name")
 @click.argument("query", required=False)
 @K_OPTION
-@click.option("--queries", "queries_file", type=click.File("r"), help="File with one query per line (batch mode).")
+@click.option("--queries", "queries_file", type=click.File("rb"), help="File with one query per line (batch mode).")
 @EXACT_OPTION
 @click.option("--model", default=None, help="Refuse unless the index was built with this encoder.")
 @click.option("--explain", is_flag=True, help="Show what each ranking feature added to every score.")
@@ -78,7 +78,7 @@ def search_cmd(obj, name, query, k, queries_file, exact, model, explain, as_json
 
     if (query is None) == (queries_file is None):
         raise click.UsageError("give a QUERY or --queries FILE (not both)")
-    queries = [query] if query is not None else [q for q in queries_file.read().splitlines() if q.strip()]
+    queries = [query] if query is not None else [q for q in _text_of(queries_file).splitlines() if q.strip()]
     if not queries:
         raise click.UsageError("the --queries file holds no queries")
     results = search(obj["home"], name, queries, k=k, exact=exact, model=model, explain=explain)
@@ -130,6 +130,19 @@ def _hits_table(title: str, hits) -> None:
     rows = [[str(h.rank), f"{h.score:.3f}", f"{location(h.display, h.start_line, h.end_line)}\n[bold]{h.name}[/]",
              preview(h.text, h.path, highlight=out.is_terminal)] for h in hits]
     out.print(table(title, ["#", "score", "location / name", "preview"], rows, show_lines=True))
+
+
+def _text_of(file) -> str:
+    """A --queries file's text; anything but UTF-8 is a clear error, not a traceback."""
+    from embedsearch.errors import EmbedsearchError
+
+    data = file.read()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise EmbedsearchError(f"{file.name} is not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}); "
+                               "save it as UTF-8") from None
 
 
 def _explanations(hits) -> None:

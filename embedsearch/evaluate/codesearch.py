@@ -77,7 +77,10 @@ def strip_docstrings(source: str) -> tuple[str, list[tuple[str, str]]] | None:
     lines = source.splitlines()
     drop: dict[int, str | None] = {}  # line number -> replacement (None = delete)
     queries: list[tuple[str, str]] = []
-    nodes = [(tree, "", "module")] + list(definitions(tree))
+    try:
+        nodes = [(tree, "", "module")] + list(definitions(tree))
+    except RecursionError:  # generated code nested deeper than the recursion limit
+        return None
     for node, qualname, kind in nodes:
         body = getattr(node, "body", [])
         if not (body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
