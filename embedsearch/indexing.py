@@ -9,6 +9,7 @@ ever come back.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -112,11 +113,30 @@ def build_index(name: str, paths: list[str] | None, home: Path, model: str | Non
                 representation: str = SUMMARISED, lexical_weight: float = LEXICAL_WEIGHT) -> IndexSummary:
     """Create or update the index `name` from `paths` (or, when None, the paths it was
     last built from). `representation` and `lexical_weight` (0 turns BM25 fusion off) are
-    the search-quality levers measured in bench/README.md. Returns what was done."""
+    the search-quality levers measured in bench/README.md. Returns what was done.
+
+    The writer's lock is held for the whole run, from reading the previous generation to
+    committing the next, so a second writer (or `rm`) is refused at once instead of one
+    update silently replacing another that started from the same old state."""
+    check_name(name)
+    folder = home / name
+    existed = folder.exists()
+    try:
+        with lock(home, name):
+            return _build(name, paths, home, model, text_field, max_file_bytes, exclude, rebuild, hnsw, progress,
+                          representation, lexical_weight)
+    finally:
+        if not existed and folder.is_dir() and not (folder / MANIFEST).exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a first build that failed leaves no empty folder
+
+
+def _build(name: str, paths: list[str] | None, home: Path, model: str | None, text_field: str,
+           max_file_bytes: int, exclude: list[str] | None, rebuild: bool, hnsw: HnswParams,
+           progress: Progress | None, representation: str, lexical_weight: float) -> IndexSummary:
+    """build_index's work, under the writer's lock."""
     from embedsearch.encoders import canonical_name
     from embedsearch.onnx_encoder import index_encoder
 
-    check_name(name)
     started = time.perf_counter()
     summary = IndexSummary(name=name)
     previous = _previous(home, name) if not rebuild else None
@@ -166,10 +186,9 @@ def build_index(name: str, paths: list[str] | None, home: Path, model: str | Non
     if previous is not None and not rebuild:
         manifest["created"] = previous.manifest.get("created")
         previous.close()
-    with lock(home, name):
-        summary.seconds = time.perf_counter() - started
-        manifest["last_run"] = summary.as_dict()
-        write_generation(home, name, manifest, vectors, rows, hnsw)
+    summary.seconds = time.perf_counter() - started
+    manifest["last_run"] = summary.as_dict()
+    write_generation(home, name, manifest, vectors, rows, hnsw)
     summary.seconds = time.perf_counter() - started
     return summary
 

@@ -389,3 +389,49 @@ def test_repair_never_pairs_one_generations_items_with_anothers_vectors(tmp_path
     finally:
         index.close()
     assert float((stored * fresh).sum(axis=1).min()) > 0.999  # every row holds its own chunk's vector
+
+
+def test_the_writer_holds_its_lock_for_the_whole_run(tmp_path, cli):
+    """While an `index` run is embedding, a second `index` and an `rm` of the same name are
+    refused at once (they used to be let through: the lock was taken only at commit, so an
+    update could be lost and a removed index came back); afterwards the index is whole."""
+    from filelock import FileLock, Timeout
+
+    from tests.conftest import copy_stdlib
+
+    from embedsearch.indexing import build_index
+
+    corpus = copy_stdlib(tmp_path / "src", ["shutil.py", "csv.py"])
+    home = tmp_path / "home"
+    build_index("busy", [str(corpus)], home)
+    cmd = [sys.executable, "-m", "embedsearch", "--home", str(home), "index", str(corpus), "--name", "busy",
+           "--rebuild"]
+    writer = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    held = False
+    deadline = time.monotonic() + 120
+    while writer.poll() is None and time.monotonic() < deadline and not held:
+        if (home / "busy" / ".lock").exists():
+            try:
+                FileLock(str(home / "busy" / ".lock"), timeout=0).acquire().lock.release()
+            except Timeout:
+                held = True
+                break
+        time.sleep(0.05)
+    assert held, "the writer never held its lock while running"
+    second = cli("--home", home, "index", corpus, "--name", "busy")
+    removed = cli("--home", home, "rm", "busy")
+    out, _ = writer.communicate(timeout=300)
+    assert writer.returncode == 0, out
+    assert second.exit_code == 1 and "being written by another process" in second.output
+    assert removed.exit_code == 1 and "being written by another process" in removed.output
+    assert (home / "busy" / "manifest.json").exists()
+    assert check(home, "busy").ok
+
+
+def test_a_failed_first_build_leaves_no_folder(tmp_path, cli):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = cli("--home", tmp_path / "home", "index", empty, "--name", "nothing")
+    assert r.exit_code == 1 and "no text to index" in r.output
+    assert not (tmp_path / "home" / "nothing").exists()
