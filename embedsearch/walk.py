@@ -92,10 +92,22 @@ def _walk_dir(root: Path, walk: Walk, seen: set[Path], max_bytes: int, extra) ->
             full = here / f
             if reason := _ignored(full, specs, is_dir=False):
                 walk.skip(reason, full)
+            elif full.is_symlink() and not _inside(full, root):
+                walk.skip("symlink out of the indexed folder (not followed)", full)
             elif full.suffix.lower() not in INDEXED_SUFFIXES and f not in INDEXED_NAMES:
                 walk.skip("unsupported file type", full)
             else:
                 _consider(full, walk, seen, max_bytes, explicit=False)
+
+
+def _inside(link: Path, root: Path) -> bool:
+    """Whether a symlink's final target lies inside `root` (a link to /etc/passwd planted
+    in a repository must not be indexed and served)."""
+    try:
+        target = link.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return True  # broken or looping: _consider reports it
+    return target == root or root in target.parents
 
 
 def _consider(path: Path, walk: Walk, seen: set[Path], max_bytes: int, explicit: bool) -> None:

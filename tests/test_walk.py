@@ -59,3 +59,19 @@ def test_exclude_patterns_and_symlink_loops(tmp_path: Path):
     assert [p.name for p in walk.files] == ["a.py"]
     assert walk.skipped["excluded by --exclude"] == 1
     assert walk.skipped["symlinked folder (not followed)"] == 1
+
+
+def test_file_symlinks_leaving_the_tree_are_not_followed(tmp_path):
+    """A planted `tree/passwd.md -> /etc/passwd` is skipped and counted; a link to a file
+    inside the tree is read as before."""
+    outside = tmp_path / "secret.md"
+    outside.write_text("# secret\nnot for the index\n")
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "notes.md").write_text("# notes\nkept\n")
+    (tree / "leak.md").symlink_to(outside)
+    (tree / "alias.md").symlink_to(tree / "notes.md")
+    walk = discover([str(tree)])
+    names = sorted(p.name for p in walk.files)
+    assert names == ["alias.md", "notes.md"]
+    assert walk.skipped["symlink out of the indexed folder (not followed)"] == 1
