@@ -372,6 +372,11 @@ def _write_files(folder: Path, names: dict, manifest: dict, vectors: np.ndarray,
 
 
 def remove_index(home: Path, name: str) -> None:
+    """Delete index NAME's folder, under the writer's lock. A folder that is a symlink is
+    refused: removing it would delete files wherever it points."""
+    if (home / check_name(name)).is_symlink():
+        raise EmbedsearchError(f"{home / name} is a symbolic link, not an index folder of this home; "
+                               "remove the link itself if that is what you want")
     read_manifest(home, name, kind=None)
     with lock(home, name):
         # the manifest goes first, so a crash half-way leaves a folder no one mistakes for an index

@@ -435,3 +435,27 @@ def test_a_failed_first_build_leaves_no_folder(tmp_path, cli):
     r = cli("--home", tmp_path / "home", "index", empty, "--name", "nothing")
     assert r.exit_code == 1 and "no text to index" in r.output
     assert not (tmp_path / "home" / "nothing").exists()
+
+
+def test_planted_home_contents_delete_nothing_outside_the_home(tmp_path, cli):
+    """The home is untrusted input: a tables.json entry named "../../victim" makes `tables
+    rm` forget the entry but delete nothing, and `rm` of an index folder that is a symlink
+    is refused (it used to delete the files it points to)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("precious")
+    (home / "tables.json").write_text(json.dumps({"../../victim": {"kind": "file", "path": "/x", "count": 1,
+                                                                   "dim": 1}}))
+    r = cli("--home", home, "tables", "rm", "../../victim")
+    assert (victim / "keep.txt").read_text() == "precious"
+    assert "Traceback" not in r.output
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "manifest.json").write_text("{}")
+    (elsewhere / "data.bin").write_text("precious")
+    (home / "linked").symlink_to(elsewhere)
+    r = cli("--home", home, "rm", "linked")
+    assert r.exit_code == 1 and "symbolic link" in r.output
+    assert (elsewhere / "data.bin").read_text() == "precious"

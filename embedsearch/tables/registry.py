@@ -144,7 +144,14 @@ def remove(home: Path, name: str) -> None:
             raise unknown("registered table", name, reg)
         del reg[name]
         _write_registry(home, reg)
-    shutil.rmtree(cache_dir(home, name), ignore_errors=True)
+    # tables.json is read from disk, so its names are untrusted: delete only a real folder
+    # directly under HOME/.tables, never one that a name like "../../x" or a symlink points at
+    folder = cache_dir(home, name)
+    from embedsearch.store import NAME_RE
+
+    if NAME_RE.match(name) and folder.parent.resolve() == (Path(home) / CACHE).resolve() \
+            and folder.is_dir() and not folder.is_symlink():
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # ---------------------------------------------------------------- discovery
