@@ -60,6 +60,13 @@ def check(home: Path, name: str, recall: bool = False, sample: int = 200, k: int
         ids = _item_ids(folder / files["items"]["file"], report)
         if ids is not None and ids != list(range(count)):
             report.problems.append(f"metadata holds {len(ids)} items with ids that are not 0..{count - 1}")
+        if ids is not None:  # the manifest against the copy the writer put in the metadata DB
+            recorded = _recorded_manifest(folder / files["items"]["file"])
+            for key in ("encoder", "sources", "options"):
+                if recorded is not None and key in recorded and recorded[key] != manifest.get(key):
+                    report.problems.append(f"the manifest's {key} is not what the writer recorded in the metadata "
+                                           f"({json.dumps(manifest.get(key))[:80]} against "
+                                           f"{json.dumps(recorded[key])[:80]}); `embedsearch repair {name}` restores it")
     if intact["hnsw"]:
         try:
             graph = load_hnsw(folder / files["hnsw"]["file"], dim, count, int(manifest["hnsw"]["ef_search"]))
@@ -190,8 +197,8 @@ def _generation_files(folder: Path, role: str, suffix: str) -> list[Path]:
 
 
 def _best_metadata(folder: Path) -> tuple[dict, Path]:
-    """The manifest (or what the newest sound metadata DB remembers of it) and the newest
-    metadata DB that passes SQLite's integrity check."""
+    """The newest metadata DB that passes SQLite's integrity check, and the manifest as its
+    writer recorded it there (encoder, sources, options; the rest from manifest.json)."""
     manifest = None
     try:
         manifest = json.loads((folder / MANIFEST).read_text())
@@ -203,15 +210,26 @@ def _best_metadata(folder: Path) -> tuple[dict, Path]:
     for path in candidates:
         report = CheckReport(folder.name)
         if path.is_file() and _item_ids(path, report) is not None:
-            if manifest is None:
-                db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-                row = db.execute("SELECT value FROM info WHERE key = 'manifest'").fetchone()
-                db.close()
-                manifest = json.loads(row[0])
+            recorded = _recorded_manifest(path) or {}
+            # what the writer recorded wins over an edited manifest (encoder, sources, options)
+            manifest = {**(manifest or {}), **recorded}
             return manifest, path
     raise EmbedsearchError(
         f"index {folder.name!r} cannot be repaired: no readable metadata is left; build it again "
         f"with `embedsearch index PATH... --name {folder.name} --rebuild`")
+
+
+def _recorded_manifest(db_path: Path) -> dict | None:
+    """What the writer recorded of the manifest in the metadata DB (encoder, sources, options)."""
+    try:
+        db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        try:
+            row = db.execute("SELECT value FROM info WHERE key = 'manifest'").fetchone()
+        finally:
+            db.close()
+        return json.loads(row[0]) if row else None
+    except (sqlite3.Error, ValueError):
+        return None
 
 
 def _rows(db_path: Path) -> list[tuple]:

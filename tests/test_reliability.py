@@ -459,3 +459,25 @@ def test_planted_home_contents_delete_nothing_outside_the_home(tmp_path, cli):
     r = cli("--home", home, "rm", "linked")
     assert r.exit_code == 1 and "symbolic link" in r.output
     assert (elsewhere / "data.bin").read_text() == "precious"
+
+
+def test_check_sees_an_edited_manifest_and_repair_restores_it(tmp_path, cli):
+    """An edited encoder digest in manifest.json: search refuses, and check must say so
+    (it used to say ok); repair puts back what the writer recorded."""
+    from embedsearch.indexing import build_index
+    from tests.conftest import copy_stdlib
+
+    home = tmp_path / "home"
+    build_index("ed", [str(copy_stdlib(tmp_path / "src", ["shlex.py"]))], home)
+    path = home / "ed" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    digest = manifest["encoder"]["digest"]
+    manifest["encoder"]["digest"] = "0" * len(digest)
+    path.write_text(json.dumps(manifest))
+    r = cli("--home", home, "check", "ed")
+    assert r.exit_code == 1 and "the manifest's encoder is not what the writer recorded" in r.output
+    cli("--home", home, "repair", "ed")
+    assert json.loads(path.read_text())["encoder"]["digest"] == digest
+    assert check(home, "ed").ok
+    r = cli("--home", home, "search", "ed", "a lexical analyzer for shell-like syntaxes", "-k", "1", "--json")
+    assert r.exit_code == 0 and json.loads(r.output)["name"]  # the encoder matches again: answered
