@@ -56,10 +56,18 @@ CREATE VIRTUAL TABLE lexical USING fts5 (name, path, body, content='');
 """
 
 
-def check_name(name: str) -> str:
+RESERVED = {"tables.json", "README.md"}  # files the home itself keeps (registry, the shipped README)
+
+
+def check_name(name: str, what: str = "index") -> str:
+    """A name for something under the home (an index, a CF model, a table), safe as a folder
+    name: letters, digits, '.', '_' and '-', not starting with '.' or '-', not a file the
+    home keeps itself."""
+    if name in RESERVED:
+        raise EmbedsearchError(f"{name!r} is the name of a file the index home keeps; choose another {what} name")
     if not NAME_RE.match(name or ""):
         raise EmbedsearchError(
-            f"invalid index name {name!r}: use letters, digits, '.', '_' and '-' (not starting with '.' or '-')"
+            f"invalid {what} name {name!r}: use letters, digits, '.', '_' and '-' (not starting with '.' or '-')"
         )
     return name
 

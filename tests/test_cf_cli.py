@@ -195,3 +195,16 @@ def test_too_few_optimizer_steps_is_one_clear_line(cli, home):
         "Error: 80,000 ratings in batches of 20,000 for 1 epoch(s) make 4 optimizer steps; the one-cycle "
         "schedule needs at least 8: use a smaller --bs or more --epochs"]
     assert not (home / "few").exists()
+
+
+def test_bad_numbers_and_names_are_one_clear_line_and_save_nothing(trained, tmp_path):
+    """--ridge nan used to end in LinAlgError, --lr 1e30 saved a NaN model silently, and a
+    model named tables.json broke every later `tables add`."""
+    r = run(trained, "recommend", "--rate", "Star Wars (1977)=5", "--ridge", "nan")
+    assert r.exit_code == 1 and r.output.startswith("Error: ridge must be a finite number")
+    home = tmp_path / "home"
+    r = run(home, "train", "--data", str(ML100K), "--epochs", "1", "--lr", "1e30", "--name", "nan")
+    assert r.exit_code == 1 and "training diverged in epoch 1" in r.output and "nothing was saved" in r.output
+    assert not (home / "nan").exists()
+    r = run(home, "train", "--data", str(ML100K), "--name", "tables.json")
+    assert r.exit_code == 1 and "the name of a file the index home keeps" in r.output

@@ -406,3 +406,12 @@ def test_export_npy_word2vec_and_projector(cli, cf_home, tmp_path, monkeypatch, 
     assert len(vec_lines) == 1664 and len(vec_lines[0].split("\t")) == 16
     assert meta_lines[0].split("\t")[0] == "key" and len(meta_lines) == 1665
     assert res["files"][0].endswith("vectors.tsv")
+
+
+def test_a_word2vec_header_that_claims_more_than_the_file_holds_is_refused(cli, home, tmp_path):
+    """A two-line file whose header announces 50,000,000 × 300 values used to try to
+    allocate 56 GiB before reading a row."""
+    liar = tmp_path / "liar.txt"
+    liar.write_text("50000000 300\nking 0.1 0.2\n")
+    r = cli("tables", "add", "liar", liar)
+    assert r.exit_code == 1 and "the header announces 50,000,000 vectors of 300 values" in r.output

@@ -34,8 +34,8 @@ def fold_in(
     """(user factors (f,), user bias) that best explain `ratings` of item rows `items`."""
     if len(items) == 0:
         raise EmbedsearchError("a new user needs at least one rating")
-    if ridge < 0:
-        raise EmbedsearchError(f"ridge must not be negative, got {ridge}")
+    if not ridge >= 0 or ridge == float("inf"):  # also refuses NaN, which compares false
+        raise EmbedsearchError(f"ridge must be a finite number of at least 0, got {ridge}")
     q = np.asarray(item_factors, np.float64)[items]  # (k, f)
     r = np.asarray(ratings, np.float64)  # (k,)
     y = _logit(r, *y_range) if y_range is not None else r  # (k,)

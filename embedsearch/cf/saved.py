@@ -63,9 +63,9 @@ class SavedModel:
 
 
 def _check_name(name: str) -> str:
-    if not name or name.startswith(".") or "/" in name or "\\" in name or name in ("..",):
-        raise EmbedsearchError(f"invalid model name {name!r}: use letters, digits, '-' or '_'")
-    return name
+    from embedsearch.store import check_name
+
+    return check_name(name, "model")
 
 
 def save_model(

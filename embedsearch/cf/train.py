@@ -8,6 +8,8 @@ ratings is three index arrays, and the loader's overhead would dominate such tin
 
 from __future__ import annotations
 
+import math
+
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -190,6 +192,9 @@ def _fit(train, valid, options, on_epoch, top_n) -> TrainResult:
             v_rmse, v_mae = rmse(p, valid.ratings), mae(p, valid.ratings)
         else:
             v_rmse = v_mae = float("nan")
+        if not math.isfinite(total) or not all(torch.isfinite(p).all() for p in model.parameters()):
+            raise EmbedsearchError(f"training diverged in epoch {epoch + 1} (the loss or the factors are no longer "
+                                   f"finite at --lr {options.lr:g}); nothing was saved: lower --lr")
         row = Epoch(epoch, total / len(train), v_rmse**2, v_rmse, v_mae, time.perf_counter() - t0)
         history.append(row)
         if on_epoch:

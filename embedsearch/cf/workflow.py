@@ -16,6 +16,7 @@ from embedsearch.cf.data import OFFICIAL_FOLDS, load_dataset, random_split
 from embedsearch.cf.saved import DEFAULT_NAME, save_model
 from embedsearch.cf.train import Epoch, TrainOptions, fit
 from embedsearch.errors import EmbedsearchError
+from embedsearch.store import check_name
 
 METRIC_KEYS = ("rmse", "mae", "precision@k", "recall@k", "ndcg@k", "train_seconds")
 
@@ -47,6 +48,7 @@ def train_and_save(
     """
     opts = request.options
     opts.check()
+    check_name(request.name, "model")  # before minutes of training, not at the save
     if request.split != "random" and request.split not in OFFICIAL_FOLDS:
         raise EmbedsearchError(f"unknown split {request.split!r}; use random or one of {', '.join(OFFICIAL_FOLDS)}")
     dataset = load_dataset(request.data, request.items, opts.y_range)

@@ -110,6 +110,10 @@ def _header(line: str, path: Path) -> tuple[int, int]:
         raise EmbedsearchError(f"{path}:1: expected a word2vec header 'COUNT DIM', got {line.strip()[:60]!r}") from None
     if len(parts) != 2 or count < 0 or dim < 1:
         raise EmbedsearchError(f"{path}:1: expected a word2vec header 'COUNT DIM', got {line.strip()[:60]!r}")
+    size = path.stat().st_size
+    if count * dim > size:  # every value takes at least one byte, text or binary: a header that lies
+        raise EmbedsearchError(f"{path}:1: the header announces {count:,} vectors of {dim:,} values, more than "
+                               f"the file's {size:,} bytes can hold")
     return count, dim
 
 
