@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embedsearch.errors import EmbedsearchError
+from embedsearch.errors import Damaged, EmbedsearchError
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def load_hnsw(path: Path, dim: int, expected: int, ef_search: int):
     try:
         index.load_index(str(path), max_elements=max(expected, 1))
     except (RuntimeError, MemoryError, ValueError) as exc:
-        raise EmbedsearchError(f"HNSW file {path} is damaged or not an HNSW index ({exc})") from None
+        raise Damaged(f"HNSW file {path} is damaged or not an HNSW index ({exc})") from None
     if index.get_current_count() != expected:
         raise EmbedsearchError(
             f"HNSW file {path} holds {index.get_current_count()} items, expected {expected}"

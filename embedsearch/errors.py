@@ -1,4 +1,4 @@
-"""The one exception type that means "the user asked for something we cannot do".
+"""The one exception family that means "the user asked for something we cannot do".
 
 The CLI turns it into a single line on stderr and a non-zero exit; anything else is a bug
 and is reported as such (with the traceback under --debug).
@@ -11,7 +11,21 @@ from collections.abc import Iterable
 
 
 class EmbedsearchError(Exception):
-    """A problem the user can fix: bad input, unknown name, damaged index."""
+    """A problem the user can fix: bad input, unknown name, damaged index. The subclasses
+    below let library code tell the common cases apart without reading the message."""
+
+
+class UnknownName(EmbedsearchError):
+    """No index, model, table, key or command of that name (the message suggests close ones)."""
+
+
+class Busy(EmbedsearchError):
+    """Another process is writing it; try again when that one finishes."""
+
+
+class Damaged(EmbedsearchError):
+    """Stored data failed a check (size, digest, format): `check` explains, `repair` fixes
+    what it can."""
 
 
 def suggest(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
@@ -29,7 +43,7 @@ def suggest(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
 
 def unknown(what: str, name: str, candidates: Iterable[str]) -> EmbedsearchError:
     """An error for an unknown name that lists close matches, as every lookup should."""
-    return EmbedsearchError(f"unknown {what} {name!r}{did_you_mean(suggest(name, candidates))}")
+    return UnknownName(f"unknown {what} {name!r}{did_you_mean(suggest(name, candidates))}")
 
 
 def did_you_mean(close: list[str]) -> str:

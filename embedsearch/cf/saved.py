@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from embedsearch.cf.data import Ratings
-from embedsearch.errors import EmbedsearchError
+from embedsearch.errors import Damaged, EmbedsearchError
 
 FORMAT = 1
 DEFAULT_NAME = "movielens"
@@ -157,7 +157,7 @@ def load_model(home: Path, name: str = DEFAULT_NAME) -> SavedModel:
     try:
         manifest = json.loads(manifest_path.read_text())
     except ValueError as exc:
-        raise EmbedsearchError(f"{manifest_path} is damaged ({exc})") from None
+        raise Damaged(f"{manifest_path} is damaged ({exc})") from None
     if manifest.get("kind") != "cf":
         raise EmbedsearchError(f"{path} is a {manifest.get('kind')!r} index, not a cf model")
     if manifest.get("format") != FORMAT:
@@ -171,7 +171,7 @@ def load_model(home: Path, name: str = DEFAULT_NAME) -> SavedModel:
         )
         model.load_state_dict(torch.load(path / "weights.pt", weights_only=True))
     except (OSError, ValueError, KeyError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
-        raise EmbedsearchError(f"cf model {path} is damaged ({type(exc).__name__}: {exc})") from None
+        raise Damaged(f"cf model {path} is damaged ({type(exc).__name__}: {exc})") from None
     model.eval()
     return SavedModel(
         name, path, manifest, model, vocab["users"], vocab["items"],

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embedsearch.errors import EmbedsearchError, unknown
+from embedsearch.errors import Damaged, EmbedsearchError, unknown
 from embedsearch.tables import glove
 from embedsearch.tables.base import Table, TableInfo
 
@@ -47,7 +47,7 @@ def read_registry(home: Path) -> dict[str, dict]:
         data = json.loads(path.read_text(encoding="utf-8"))
         return dict(data["tables"])
     except (ValueError, KeyError, TypeError) as exc:
-        raise EmbedsearchError(f"{path} is damaged ({exc}); remove it and register the tables again") from None
+        raise Damaged(f"{path} is damaged ({exc}); remove it and register the tables again") from None
 
 
 def _write_registry(home: Path, tables: dict[str, dict]) -> None:

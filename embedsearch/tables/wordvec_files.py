@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embedsearch.errors import EmbedsearchError
+from embedsearch.errors import Damaged, EmbedsearchError
 
 FORMATS = ("auto", "word2vec", "word2vec-binary", "glove")
 _BLOCK = 65536
@@ -176,14 +176,14 @@ def _read_binary(path: Path, progress) -> ParsedFile:
                     break
                 more = f.read(_BLOCK)
                 if not more:
-                    raise EmbedsearchError(f"{path}: row {n} of {count}: file ends before the word (truncated?)")
+                    raise Damaged(f"{path}: row {n} of {count}: file ends before the word (truncated?)")
                 buf += more
             word_bytes = buf[:space].lstrip(b"\n")
             buf = buf[space + 1:]
             while len(buf) < width:
                 more = f.read(max(_BLOCK, width))
                 if not more:
-                    raise EmbedsearchError(
+                    raise Damaged(
                         f"{path}: row {n} of {count} ({word_bytes[:40]!r}): file ends inside its {dim} values (truncated?)")
                 buf += more
             values = np.frombuffer(buf[:width], dtype="<f4")
