@@ -120,14 +120,14 @@ def build_index(name: str, paths: list[str] | None, home: Path, model: str | Non
     update silently replacing another that started from the same old state."""
     check_name(name)
     folder = home / name
-    existed = folder.exists()
-    try:
-        with lock(home, name):
+    with lock(home, name):
+        existed = folder.exists()
+        try:
             return _build(name, paths, home, model, text_field, max_file_bytes, exclude, rebuild, hnsw, progress,
                           representation, lexical_weight)
-    finally:
-        if not existed and folder.is_dir() and not (folder / MANIFEST).exists():
-            shutil.rmtree(folder, ignore_errors=True)  # a first build that failed leaves no empty folder
+        finally:  # a first build that failed leaves no empty folder (decided under the lock)
+            if not existed and folder.is_dir() and not (folder / MANIFEST).exists():
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 def _build(name: str, paths: list[str] | None, home: Path, model: str | None, text_field: str,

@@ -6,7 +6,7 @@
       vectors-G.npy          float32 unit rows; row i is item id i
       items-G.sqlite         one row per item: id, path, lines, kind, name, hash, text, meta
       hnsw-G.bin             hnswlib index over vectors-G.npy (label = item id)
-      .lock                  held by a writer
+    HOME/.NAME.lock          held by a writer (beside the folder, not in it)
 
 A writer builds generation G+1 beside G, fsyncs it, and then atomically replaces
 manifest.json. A reader opens manifest.json first and only the files it names, so it sees
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embedsearch.errors import EmbedsearchError, unknown
+from embedsearch.errors import Busy, Damaged, EmbedsearchError, unknown
 from embedsearch.fileio import atomic_write_text, file_digest, fsync_path
 from embedsearch.representation import lexical_fields
 from embedsearch.stamps import digest_matches
@@ -103,9 +103,9 @@ def read_manifest(home: Path, name: str, kind: str | None = "code") -> dict:
     try:
         manifest = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise EmbedsearchError(f"index {name!r} is damaged: {path} is not valid JSON ({exc})") from None
+        raise Damaged(f"index {name!r} is damaged: {path} is not valid JSON ({exc})") from None
     if not isinstance(manifest, dict) or "format" not in manifest:
-        raise EmbedsearchError(f"index {name!r} is damaged: {path} is not an embedsearch manifest")
+        raise Damaged(f"index {name!r} is damaged: {path} is not an embedsearch manifest")
     if manifest.get("kind") == "code" and manifest["format"] != FORMAT:
         raise EmbedsearchError(
             f"index {name!r} has format {manifest['format']}, this version reads format {FORMAT}; "
@@ -175,7 +175,7 @@ class Index:
             self._vectors_checked = False
             self._vectors = np.load(vectors_path, mmap_mode="r")
             if self._vectors.shape != (self.count, dim):
-                raise EmbedsearchError(
+                raise Damaged(
                     f"index {self.name!r} is damaged: vectors are {self._vectors.shape}, expected ({self.count}, {dim})")
             self._verify("items", files["items"], digest=False)
             self.db = sqlite3.connect(f"file:{self.folder / files['items']['file']}?mode=ro", uri=True)
@@ -185,9 +185,9 @@ class Index:
         except (FileNotFoundError, sqlite3.OperationalError) as exc:
             if self._moved_on():
                 raise StaleSnapshot() from None
-            raise EmbedsearchError(f"index {self.name!r} is damaged: {exc}") from None
+            raise Damaged(f"index {self.name!r} is damaged: {exc}") from None
         except (ValueError, OSError) as exc:
-            raise EmbedsearchError(f"index {self.name!r} is damaged: cannot read vectors ({exc})") from None
+            raise Damaged(f"index {self.name!r} is damaged: cannot read vectors ({exc})") from None
 
     @property
     def vectors(self) -> np.ndarray:
@@ -202,7 +202,7 @@ class Index:
         path = self.folder / entry["file"]
         size = path.stat().st_size  # FileNotFoundError: missing, or replaced by a writer
         if size != entry["bytes"]:
-            raise EmbedsearchError(
+            raise Damaged(
                 f"index {self.name!r} is damaged: {entry['file']} has {size} bytes, the manifest says "
                 f"{entry['bytes']} (truncated or overwritten); run `embedsearch repair {self.name}`")
         if digest:
@@ -211,7 +211,7 @@ class Index:
 
     def _check_digest(self, fh, role: str, entry: dict) -> None:
         if not digest_matches(fh, entry["sha256"], self.folder):
-            raise EmbedsearchError(
+            raise Damaged(
                 f"index {self.name!r} is damaged: the {role} file {entry['file']} does not match its "
                 f"digest (corrupted on disk); run `embedsearch repair {self.name}`")
 
@@ -230,11 +230,11 @@ class Index:
                 f"SELECT * FROM items WHERE id IN ({','.join('?' * len(ids))})", [int(i) for i in ids]
             ).fetchall()
         except sqlite3.DatabaseError as exc:
-            raise EmbedsearchError(f"index {self.name!r} is damaged: metadata unreadable ({exc})") from None
+            raise Damaged(f"index {self.name!r} is damaged: metadata unreadable ({exc})") from None
         by_id = {r["id"]: _item(r) for r in rows}
         missing = [i for i in ids if int(i) not in by_id]
         if missing:
-            raise EmbedsearchError(f"index {self.name!r} is damaged: no metadata for item ids {missing[:5]}")
+            raise Damaged(f"index {self.name!r} is damaged: no metadata for item ids {missing[:5]}")
         return [by_id[int(i)] for i in ids]
 
     def lexical(self, fts_query: str, limit: int) -> list[tuple[int, float]]:
@@ -274,6 +274,12 @@ class Index:
         self.db.close()
         self._vectors_fh.close()
 
+    def __enter__(self) -> "Index":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
 
 def _item(r: sqlite3.Row) -> Item:
     return Item(r["id"], r["path"], r["start_line"], r["end_line"], r["kind"], r["name"], r["hash"],
@@ -281,8 +287,10 @@ def _item(r: sqlite3.Row) -> Item:
 
 
 def lock(home: Path, name: str, timeout: float = 0):
-    """The writer's lock on an index; a second writer fails fast with a clear message, and
-    so does a folder that cannot be written at all."""
+    """The writer's lock on an index: HOME/.NAME.lock, beside the folder rather than in it
+    (as for CF models), so a writer need not create the folder before it holds the lock and
+    a refused one leaves nothing behind. A second writer fails fast with a clear message,
+    and so does a home that cannot be written at all."""
     from filelock import FileLock, Timeout
 
     folder = home / check_name(name)
@@ -290,13 +298,11 @@ def lock(home: Path, name: str, timeout: float = 0):
     class _Guard:
         def __enter__(self):
             try:
-                folder.mkdir(parents=True, exist_ok=True)
-                self.lock = FileLock(str(folder / ".lock"), timeout=timeout)
+                home.mkdir(parents=True, exist_ok=True)
+                self.lock = FileLock(str(home / f".{name}.lock"), timeout=timeout)
                 self.lock.acquire()
             except Timeout:
-                raise EmbedsearchError(
-                    f"index {name!r} is being written by another process; try again when it finishes"
-                ) from None
+                raise Busy(f"index {name!r} is being written by another process; try again when it finishes") from None
             except OSError as exc:
                 raise EmbedsearchError(
                     f"cannot write index {name!r} in {folder}: {exc.strerror or exc}; "
@@ -345,9 +351,11 @@ def write_generation(home: Path, name: str, manifest: dict, vectors: np.ndarray,
             warnings.warn(f"index {name!r} was written (generation {gen}), but flushing its folder to disk "
                           f"failed: {getattr(exc, 'strerror', None) or exc}", RuntimeWarning, stacklevel=2)
             return manifest
-        for f in names.values():
-            (folder / f).unlink(missing_ok=True)
-        (folder / (MANIFEST + ".tmp")).unlink(missing_ok=True)
+        for f in [*names.values(), MANIFEST + ".tmp"]:
+            try:
+                (folder / f).unlink(missing_ok=True)
+            except OSError:  # a read-only folder refuses even this; nothing of ours is there then
+                pass
         if isinstance(exc, (OSError, sqlite3.Error)):
             raise EmbedsearchError(
                 f"cannot write index {name!r} in {folder}: {getattr(exc, 'strerror', None) or exc}; "
@@ -361,6 +369,7 @@ def _write_files(folder: Path, names: dict, manifest: dict, vectors: np.ndarray,
                  hnsw_params) -> None:
     from embedsearch.ann import build_hnsw, load_hnsw
 
+    folder.mkdir(parents=True, exist_ok=True)
     for f in names.values():  # leftovers of an interrupted earlier attempt at this generation
         (folder / f).unlink(missing_ok=True)
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)

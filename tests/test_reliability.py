@@ -411,9 +411,9 @@ def test_the_writer_holds_its_lock_for_the_whole_run(tmp_path, cli):
     held = False
     deadline = time.monotonic() + 120
     while writer.poll() is None and time.monotonic() < deadline and not held:
-        if (home / "busy" / ".lock").exists():
+        if (home / ".busy.lock").exists():
             try:
-                FileLock(str(home / "busy" / ".lock"), timeout=0).acquire().lock.release()
+                FileLock(str(home / ".busy.lock"), timeout=0).acquire().lock.release()
             except Timeout:
                 held = True
                 break
