@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -133,6 +134,15 @@ def test_explain_shows_one_hot_equals_lookup(trained):
     out = json.loads(run(trained, "explain", "Star Wars", "--json").output)
     assert out["title"] == "Star Wars (1977)" and out["equal"] and out["batch_equal"]
     assert out["one_hot_matmul"] == out["lookup"] and len(out["lookup"]) == 50
+    # against the saved weights, read here without the model code: the row of the item
+    # factor table at the title's place in the vocabulary
+    import torch
+
+    weights = torch.load(trained / "movielens" / "weights.pt", weights_only=True)["item_factors.weight"]
+    titles = json.loads((trained / "movielens" / "vocab.json").read_text())["items"]
+    row = titles.index("Star Wars (1977)")
+    assert out["row"] == row and out["table_shape"] == list(weights.shape)
+    assert np.allclose(out["lookup"], weights[row].numpy(), atol=0)
     text = run(trained, "explain").output
     assert "one_hot(" in text and "equal: True" in text
 

@@ -380,7 +380,27 @@ def test_compare_metrics_against_definitions(glove_table):
     h = np.eye(400) - 1 / 400
     k_, l_ = h @ (u @ u.T) @ h, h @ (v @ v.T) @ h
     cka = (k_ * l_).sum() / np.sqrt((k_ * k_).sum() * (l_ * l_).sum())
-    assert a_noise.cka == pytest.approx(cka, rel=1e-4)
+    assert a_noise.cka == pytest.approx(cka, rel=1e-4) and a_noise.cka_rows == "unit"
+
+
+def test_compare_raw_cka_keeps_the_norms():
+    """CKA on unit rows ignores norms (a CF factor's norm carries popularity); --raw-cka
+    compares the rows as stored: the same directions with other lengths then differ."""
+    from embedsearch.tables.base import Table
+    from embedsearch.tables.compare import compare_tables
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(300, 20))
+    scaled = x * rng.uniform(0.1, 10, size=(300, 1))  # same directions, very different norms
+    keys = [f"k{i}" for i in range(300)]
+    a, b = Table("a", keys, x.astype(np.float32), "t"), Table("b", keys, scaled.astype(np.float32), "t")
+    unit = compare_tables([a, b], k=5).pairs[0]
+    raw = compare_tables([a, b], k=5, raw_cka=True).pairs[0]
+    assert unit.cka == pytest.approx(1.0, abs=1e-6) and raw.cka_rows == "raw"
+    h = np.eye(300) - 1 / 300
+    k_, l_ = h @ (x @ x.T) @ h, h @ (scaled @ scaled.T) @ h
+    assert raw.cka == pytest.approx((k_ * l_).sum() / np.sqrt((k_ * k_).sum() * (l_ * l_).sum()), rel=1e-4)
+    assert raw.cka < 0.9
 
 
 def test_export_npy_word2vec_and_projector(cli, cf_home, tmp_path, monkeypatch, glove_table):

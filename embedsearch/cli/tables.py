@@ -157,9 +157,11 @@ def analogy_cmd(obj, table_name, a, b, c, k, restrict_vocab, as_json):
 @click.option("--picture", default="compare.png", show_default=True, type=click.Path(dir_okay=False),
               help="Where to write the side-by-side PCA picture (PNG).")
 @click.option("--no-picture", is_flag=True, help="Skip the picture.")
+@click.option("--raw-cka", is_flag=True,
+              help="Linear CKA on the rows as stored, norms included (default: unit rows; CF factor norms carry popularity).")
 @JSON
 @click.pass_obj
-def compare_cmd(obj, table_names, cf_model, data, k, limit, max_keys, picture, no_picture, as_json):
+def compare_cmd(obj, table_names, cf_model, data, k, limit, max_keys, picture, no_picture, raw_cka, as_json):
     """Compare tables over their shared keys: neighbour overlap@k, genre agreement@k, linear
     CKA, Spearman of pairwise cosines, and a PCA picture.
 
@@ -176,7 +178,7 @@ def compare_cmd(obj, table_names, cf_model, data, k, limit, max_keys, picture, n
     else:
         with progress_bar("encoding movie titles") as start:
             tables = movie_tables(home, cf_model, data, progress=None if as_json else start, limit=limit)
-    report = compare_tables(tables, k=k, max_keys=max_keys, picture=None if no_picture else picture)
+    report = compare_tables(tables, k=k, max_keys=max_keys, picture=None if no_picture else picture, raw_cka=raw_cka)
     if as_json:
         json_lines([report.as_dict()])
         return
@@ -187,7 +189,7 @@ def compare_cmd(obj, table_names, cf_model, data, k, limit, max_keys, picture, n
                      _fmt(p.cosine_spearman)])
     console().print(table(f"tables compared over shared keys (k = {k})",
                           ["table A", "table B", "keys used/shared", f"overlap@{k}", f"genre agreement@{k}",
-                           "linear CKA", "cosine Spearman"], rows))
+                           "linear CKA (raw rows)" if raw_cka else "linear CKA", "cosine Spearman"], rows))
     if report.picture:
         console().print(f"picture: {report.picture}")
 

@@ -5,7 +5,9 @@ For each pair of tables, over their shared keys:
   genre agreement@k per table: the share of a key's k neighbours with a label (genre) in
                     common with it, when labels are known
   linear CKA        centred kernel alignment of the two sets of unit rows (Kornblith et al.
-                    2019): 1 = the same geometry up to rotation and scale
+                    2019): 1 = the same geometry up to rotation and scale; unit rows by
+                    default, so a CF factor's norm (which carries popularity) does not
+                    count; `raw_cka` compares the rows as stored
   cosine Spearman   rank correlation of all pairwise cosine similarities
 Neighbours are searched among the shared keys only, so both tables answer the same question.
 """
@@ -38,11 +40,12 @@ class PairReport:
     cka: float
     cosine_spearman: float | None
     genre_agreement: dict[str, float] = field(default_factory=dict)  # table -> share
+    cka_rows: str = "unit"  # what CKA was computed on: "unit" rows or "raw" rows
 
     def as_dict(self) -> dict:
         return {"a": self.a, "b": self.b, "shared_keys": self.shared, "keys_used": self.used, "k": self.k,
                 f"overlap@{self.k}": self.overlap, "linear_cka": self.cka, "cosine_spearman": self.cosine_spearman,
-                f"genre_agreement@{self.k}": self.genre_agreement or None}
+                f"genre_agreement@{self.k}": self.genre_agreement or None, "cka_rows": self.cka_rows}
 
 
 @dataclass
@@ -109,9 +112,11 @@ def cosine_spearman(ua: np.ndarray, ub: np.ndarray) -> float | None:
 
 
 def compare_tables(tables: list[Table], k: int = 10, max_keys: int = 3000,
-                   picture: str | Path | None = None, highlight: list[str] | None = None) -> CompareReport:
+                   picture: str | Path | None = None, highlight: list[str] | None = None,
+                   raw_cka: bool = False) -> CompareReport:
     """Every pair of tables over their shared keys (at most `max_keys` of them, the first in the
-    first table's order), and optionally a side-by-side PCA picture of all of them."""
+    first table's order), and optionally a side-by-side PCA picture of all of them. CKA
+    compares unit rows unless `raw_cka` (then the rows as stored, norms included)."""
     from embedsearch.ann import normalise
 
     if len(tables) < 2:
@@ -139,8 +144,10 @@ def compare_tables(tables: list[Table], k: int = 10, max_keys: int = 3000,
                 g = genre_agreement(n, used, labels)
                 if g is not None:
                     genres[t.name] = g
+        cka = (linear_cka(ta.subset(used).vectors, tb.subset(used).vectors) if raw_cka  # (m, da), (m, db)
+               else linear_cka(ua, ub))
         pairs.append(PairReport(ta.name, tb.name, len(keys), len(used), k, jaccard_overlap(na, nb),
-                                linear_cka(ua, ub), cosine_spearman(ua, ub), genres))
+                                cka, cosine_spearman(ua, ub), genres, "raw" if raw_cka else "unit"))
     report = CompareReport([t.name for t in tables], pairs)
     if picture:
         report.picture = str(pca_picture(tables, Path(picture), labels, highlight, max_keys))
