@@ -194,6 +194,26 @@ def exportable(encoder) -> str | None:
     return None
 
 
+STALE_EXPORT_SECONDS = 3600  # an export takes seconds; a temp folder this old was left by a kill
+
+
+def collect_stale_exports(cache: Path, now: float | None = None) -> list[Path]:
+    """Remove the temporary folders (`.DIGEST-*`, 50-90 MB each) of exports killed before
+    their rename; only ones untouched for an hour, so a concurrent export is never hit."""
+    import time
+
+    now = time.time() if now is None else now
+    removed = []
+    for p in cache.glob(".*-*"):
+        try:
+            if p.is_dir() and not p.is_symlink() and now - p.stat().st_mtime > STALE_EXPORT_SECONDS:
+                shutil.rmtree(p, ignore_errors=True)
+                removed.append(p)
+        except OSError:
+            continue
+    return removed
+
+
 def ensure_export(home: Path, encoder) -> Path | None:
     """Export `encoder` (a loaded SentenceEncoder) to HOME/.cache/onnx/<digest>/ unless a
     complete export is there. Returns the folder, or None when the model cannot be exported."""
@@ -204,6 +224,7 @@ def ensure_export(home: Path, encoder) -> Path | None:
     if exportable(encoder) is not None:
         return None
     folder.parent.mkdir(parents=True, exist_ok=True)
+    collect_stale_exports(folder.parent)
     tmp = Path(tempfile.mkdtemp(prefix=f".{encoder.info.digest}-", dir=folder.parent))
     try:
         meta = _export(encoder, tmp)

@@ -73,11 +73,15 @@ def check_name(name: str, what: str = "index") -> str:
 
 
 def index_names(home: Path, kind: str | None = None) -> list[str]:
-    """Names of the folders under home that hold a manifest (of the given kind)."""
+    """Names of the folders under home that hold a manifest (of the given kind). Folders
+    whose names are not valid names (a writer's `.NAME.tmp-*` or `.NAME.old-*` left by a
+    kill, symlinks) are not indexes, whatever they hold."""
     if not home.is_dir():
         return []
     names = []
     for d in sorted(home.iterdir()):
+        if not NAME_RE.match(d.name) or d.is_symlink():
+            continue
         m = d / MANIFEST
         if m.is_file():
             if kind is None or _peek_kind(m) == kind:

@@ -481,3 +481,42 @@ def test_check_sees_an_edited_manifest_and_repair_restores_it(tmp_path, cli):
     assert check(home, "ed").ok
     r = cli("--home", home, "search", "ed", "a lexical analyzer for shell-like syntaxes", "-k", "1", "--json")
     assert r.exit_code == 0 and json.loads(r.output)["name"]  # the encoder matches again: answered
+
+
+def test_leftovers_of_killed_saves_and_exports_are_collected(tmp_path):
+    """A killed `cf train` leaves `.m.old-*`/`.m.tmp-*` folders (they used to be listed as
+    models forever) and a killed ONNX export a 50-90 MB temp folder: neither is listed, and
+    the next save or export removes them."""
+    import time
+
+    from embedsearch.onnx_encoder import STALE_EXPORT_SECONDS, collect_stale_exports
+    from embedsearch.store import index_names
+
+    home = tmp_path / "home"
+    for leftover in (".m.old-123", ".m.tmp-abc"):
+        (home / leftover).mkdir(parents=True)
+        (home / leftover / "manifest.json").write_text(json.dumps({"kind": "cf", "format": 1}))
+    assert index_names(home) == []
+    cache = home / ".cache" / "onnx"
+    stale, fresh = cache / ".d1g3st-old", cache / ".d1g3st-new"
+    for p in (stale, fresh):
+        p.mkdir(parents=True)
+        (p / "model.onnx.data").write_bytes(b"x" * 10)
+    past = time.time() - STALE_EXPORT_SECONDS - 60
+    os.utime(stale, (past, past))
+    assert collect_stale_exports(cache) == [stale] and fresh.exists() and not stale.exists()
+
+
+def test_a_cf_save_collects_a_killed_saves_folders(tmp_path):
+    from embedsearch.cf.workflow import TrainRequest, train_and_save
+    from embedsearch.cf.train import TrainOptions
+    from tests.cf_synthetic import write
+
+    home = tmp_path / "home"
+    (home / ".syn.old-999").mkdir(parents=True)
+    (home / ".syn.tmp-xyz").mkdir()
+    ratings, items, _, _ = write(tmp_path / "data")
+    train_and_save(home, TrainRequest(data=str(ratings), items=str(items), name="syn",
+                                      options=TrainOptions(epochs=4, bs=64)))
+    assert not (home / ".syn.old-999").exists() and not (home / ".syn.tmp-xyz").exists()
+    assert (home / "syn" / "manifest.json").exists()

@@ -89,6 +89,9 @@ def save_model(
             raise EmbedsearchError(f"{target} holds a {kind!r} index, not a cf model; choose another --name")
     params = HnswParams()
     with FileLock(str(home / f".{name}.lock")):
+        for leftover in [*home.glob(f".{name}.tmp-*"), *home.glob(f".{name}.old-*")]:
+            if leftover.is_dir() and not leftover.is_symlink():  # a killed save's; ours is not begun
+                shutil.rmtree(leftover, ignore_errors=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=home))
         try:
             torch.save(model.state_dict(), tmp / "weights.pt")

@@ -5,7 +5,6 @@ Each command parses, calls one library function, and renders."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import click
 
