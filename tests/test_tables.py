@@ -435,3 +435,37 @@ def test_a_word2vec_header_that_claims_more_than_the_file_holds_is_refused(cli, 
     liar.write_text("50000000 300\nking 0.1 0.2\n")
     r = cli("tables", "add", "liar", liar)
     assert r.exit_code == 1 and "the header announces 50,000,000 vectors of 300 values" in r.output
+
+
+def test_a_tables_rows_are_replaced_as_one_unit(home, tmp_path, monkeypatch):
+    """`tables add` interrupted between its renames used to leave one file's keys beside
+    another file's vectors; now the rows folder is swapped whole and an interruption puts
+    the old one back."""
+    import os as os_module
+
+    from embedsearch.tables import registry
+
+    first = tmp_path / "a.txt"
+    first.write_text("2 3\nking 1 0 0\nqueen 0 1 0\n")
+    registry.add_file(home, "small", first)
+    second = tmp_path / "b.txt"
+    second.write_text("3 3\nfrog 0 0 1\ntoad 0 1 1\nnewt 1 1 0\n")
+    real = os_module.replace
+    calls = []
+
+    def interrupted(src, dst):
+        calls.append((src, dst))
+        if len(calls) == 2:  # the new rows' folder was about to take the old one's place
+            raise KeyboardInterrupt
+        return real(src, dst)
+
+    monkeypatch.setattr(registry.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        registry.add_file(home, "small", second)
+    monkeypatch.setattr(registry.os, "replace", real)
+    keys, vectors, _ = registry.load_rows(home, "small")
+    assert keys == ["king", "queen"] and vectors.shape == (2, 3)  # the old rows, whole: never a mix
+    registry.add_file(home, "small", second)  # the next write collects the leftovers
+    keys, vectors, _ = registry.load_rows(home, "small")
+    assert keys == ["frog", "toad", "newt"] and vectors.shape == (3, 3)
+    assert not [p for p in (home / ".tables").iterdir() if p.name.startswith(".small.")]

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -67,18 +69,40 @@ def _registry_lock(home: Path):
 
 def save_rows(home: Path, name: str, keys: list[str], vectors: np.ndarray,
               labels: dict[str, list[str]] | None = None) -> Path:
-    """Write a table's rows under HOME/.tables/NAME (atomically per file); drops old HNSW graphs."""
+    """Write a table's rows under HOME/.tables/NAME as one unit: the files go into a fresh
+    temporary folder, are fsynced, and the folder replaces the old one, so an interrupted
+    write leaves the old rows or the new ones, never keys of one beside vectors of the
+    other. Callers hold the registry lock; leftovers of a killed earlier write are removed."""
+    from embedsearch.fileio import fsync_path
+
     folder = cache_dir(home, name)
-    folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("hnsw*"):
-        old.unlink()
-    tmp = folder / f".vectors.{os.getpid()}.npy"
-    np.save(tmp, np.ascontiguousarray(vectors, dtype=np.float32))
-    os.replace(tmp, folder / "vectors.npy")
-    for fname, obj in (("keys.json", keys), ("labels.json", labels or {})):
-        t = folder / f".{fname}.{os.getpid()}"
-        t.write_text(json.dumps(obj, ensure_ascii=False), encoding="utf-8")
-        os.replace(t, folder / fname)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in [*folder.parent.glob(f".{name}.tmp-*"), *folder.parent.glob(f".{name}.old-*")]:
+        if leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=folder.parent))
+    try:
+        np.save(tmp / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32))
+        for fname, obj in (("keys.json", keys), ("labels.json", labels or {})):
+            (tmp / fname).write_text(json.dumps(obj, ensure_ascii=False), encoding="utf-8")
+        for f in tmp.iterdir():
+            fsync_path(f)
+        old = None
+        if folder.exists():
+            old = folder.parent / f".{name}.old-{os.getpid()}"
+            os.replace(folder, old)  # its HNSW graphs go with it: they index the old rows
+        try:
+            os.replace(tmp, folder)
+        except BaseException:
+            if old is not None and not folder.exists():
+                os.replace(old, folder)  # interrupted between the two renames: the old rows return
+            raise
+        fsync_path(folder.parent)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
     return folder
 
 
@@ -136,8 +160,6 @@ def add_file(home: Path, name: str, path: str | os.PathLike, fmt: str = "auto",
 
 def remove(home: Path, name: str) -> None:
     """Forget a registered or derived table (the file it came from is not touched)."""
-    import shutil
-
     with _registry_lock(home):
         reg = read_registry(home)
         if name not in reg:
