@@ -207,8 +207,11 @@ def _best_metadata(folder: Path) -> tuple[dict, Path]:
     except (OSError, ValueError, KeyError, TypeError):
         manifest = None
         candidates = _generation_files(folder, "items", "sqlite")
+    own = ((manifest or {}).get("files") or {}).get("items") or {}
     for path in candidates:
         report = CheckReport(folder.name)
+        if path.name == own.get("file") and path.is_file() and sha256_file(path) != own.get("sha256"):
+            continue  # sound to SQLite, but not the bytes the writer committed: some row was altered
         if path.is_file() and _item_ids(path, report) is not None:
             recorded = _recorded_manifest(path) or {}
             # what the writer recorded wins over an edited manifest (encoder, sources, options)

@@ -520,3 +520,32 @@ def test_a_cf_save_collects_a_killed_saves_folders(tmp_path):
                                       options=TrainOptions(epochs=4, bs=64)))
     assert not (home / ".syn.old-999").exists() and not (home / ".syn.tmp-xyz").exists()
     assert (home / "syn" / "manifest.json").exists()
+
+
+def test_an_altered_chunk_text_is_never_served_or_kept(tmp_path, cli):
+    """A flipped byte inside a stored chunk's text leaves the SQLite file valid; readers used
+    to serve it and repair kept it. Now opening refuses (the items DB's digest), check says
+    so, and repair goes back to the previous generation's rows instead of keeping it."""
+    from embedsearch.errors import Damaged
+    from embedsearch.indexing import build_index
+    from tests.conftest import copy_stdlib
+
+    corpus = copy_stdlib(tmp_path / "src", ["shlex.py"])
+    home = tmp_path / "home"
+    build_index("alt", [str(corpus)], home)
+    (corpus / "shlex.py").write_text((corpus / "shlex.py").read_text() + "\n\ndef extra():\n    return 1\n")
+    build_index("alt", None, home)
+    manifest = json.loads((home / "alt" / "manifest.json").read_text())
+    db = home / "alt" / manifest["files"]["items"]["file"]
+    data = db.read_bytes()
+    at = data.index(b"punctuation_chars")
+    db.write_bytes(data[:at] + b"PUNCTUATION_CHARS" + data[at + len(b"punctuation_chars"):])
+    with pytest.raises(Damaged, match="items file"):
+        Index(home, "alt")
+    r = cli("--home", home, "check", "alt")
+    assert r.exit_code == 1 and "items file" in r.output
+    done = repair(home, "alt")
+    assert done["from_generation"] == manifest["generation"] - 1
+    with Index(home, "alt") as index:
+        texts = " ".join(i.text for i in index.all_items())
+    assert "PUNCTUATION_CHARS" not in texts and "punctuation_chars" in texts
