@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embedsearch.errors import EmbedsearchError, unknown
+from embedsearch.errors import EmbedsearchError, UnknownName, unknown
 from embedsearch.store import MANIFEST, check_name, index_names, lock, sha256_file, write_generation
 
 
@@ -110,6 +110,11 @@ def repair(home: Path, name: str) -> dict:
         manifest, db_path = _best_metadata(folder)
         rows = _rows(db_path)
         generation = _generation_of(db_path)
+        newest = max([_generation_of(p) for p in _generation_files(folder, "items", "sqlite")] +
+                     [int(manifest.get("generation") or 0), generation])
+        older = "" if generation >= newest else (
+            f"; the newest metadata was damaged, so this is generation {generation}'s content: "
+            f"`embedsearch index --name {name}` brings it up to date")
         current = ((manifest.get("files") or {}).get("items") or {}).get("file") == db_path.name
         vectors, how = _best_vectors(folder, manifest, len(rows), generation, current)
         if vectors is None:  # nothing trustworthy for exactly these rows: embed their texts again
@@ -128,8 +133,6 @@ def repair(home: Path, name: str) -> dict:
         params = HnswParams.from_dict(manifest.get("hnsw") or HnswParams().as_dict())
         base = {k: manifest[k] for k in ("kind", "encoder", "sources", "options", "created") if k in manifest}
         written = write_generation(home, name, base, vectors, rows, params)
-    older = "" if current else (f"; the newest metadata was damaged, so this is generation {generation}'s content: "
-                                f"`embedsearch index --name {name}` brings it up to date")
     return {"name": name, "items": len(rows), "vectors": how + older, "from_generation": generation,
             "generation": written["generation"]}
 
@@ -139,9 +142,9 @@ def _manifest_or_none(home: Path, name: str, report: CheckReport) -> dict | None
 
     try:
         return read_manifest(home, name)
+    except UnknownName:
+        raise
     except EmbedsearchError as exc:
-        if str(exc).startswith("unknown index"):
-            raise
         report.problems.append(str(exc))
         return None
 

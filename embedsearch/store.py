@@ -117,7 +117,28 @@ def read_manifest(home: Path, name: str, kind: str | None = "code") -> dict:
         )
     if kind and manifest.get("kind") != kind:
         raise EmbedsearchError(f"{name!r} is a {manifest.get('kind')} model, not a {kind} index")
+    if manifest.get("kind") == "code":
+        missing = _missing_fields(manifest)
+        if missing:
+            raise Damaged(f"index {name!r} is damaged: {path} lacks {', '.join(missing)}; "
+                          f"run `embedsearch repair {name}`")
     return manifest
+
+
+def _missing_fields(manifest: dict) -> list[str]:
+    """The fields a code index's manifest must have that this one lacks or has malformed."""
+    missing = [k for k, t in (("files", dict), ("encoder", dict), ("count", int), ("hnsw", dict))
+               if not isinstance(manifest.get(k), t)]
+    files = manifest.get("files") if isinstance(manifest.get("files"), dict) else {}
+    for role in ("vectors", "items", "hnsw") if "files" not in missing else ():
+        entry = files.get(role)
+        if not (isinstance(entry, dict) and isinstance(entry.get("file"), str) and isinstance(entry.get("bytes"), int)
+                and isinstance(entry.get("sha256"), str)):
+            missing.append(f"files.{role}")
+    encoder = manifest.get("encoder") if isinstance(manifest.get("encoder"), dict) else {}
+    if "encoder" not in missing:
+        missing += [f"encoder.{k}" for k in ("name", "dim", "digest") if k not in encoder]
+    return missing
 
 
 @dataclass

@@ -549,3 +549,21 @@ def test_an_altered_chunk_text_is_never_served_or_kept(tmp_path, cli):
     with Index(home, "alt") as index:
         texts = " ".join(i.text for i in index.all_items())
     assert "PUNCTUATION_CHARS" not in texts and "punctuation_chars" in texts
+
+
+def test_a_manifest_missing_its_fields_is_damaged_not_an_internal_error(tmp_path, cli):
+    from embedsearch.indexing import build_index
+    from tests.conftest import copy_stdlib
+
+    home = tmp_path / "home"
+    build_index("mf", [str(copy_stdlib(tmp_path / "src", ["shlex.py"]))], home)
+    path = home / "mf" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    del manifest["files"]
+    path.write_text(json.dumps(manifest))
+    for args in (("search", "mf", "split"), ("check", "mf"), ("info", "mf")):
+        r = cli("--home", home, *args)
+        assert r.exit_code == 1 and "lacks files" in r.output and "internal error" not in r.output, args
+    r = cli("--home", home, "repair", "mf")
+    assert r.exit_code == 0 and "newest metadata was damaged" not in r.output
+    assert check(home, "mf").ok
