@@ -297,3 +297,15 @@ def test_hnsw_recall_on_held_out_queries_with_default_parameters():
     sample = held_out_queries(rows, 50)
     nearest, scores = exact_query(rows, sample, 1)
     assert sample.shape == (50, 50) and float(scores.max()) < 0.9999
+
+
+def test_a_megabyte_query_is_answered_from_its_beginning(stdlib_index):
+    """A pasted megabyte is read up to MAX_QUERY_CHARS (the encoder sees 256 word pieces of
+    it anyway): the same answer as its first MAX_QUERY_CHARS characters, not seconds of
+    tokenising and stemming."""
+    from embedsearch.search import MAX_QUERY_CHARS
+
+    home, name, _ = stdlib_index
+    huge = ("recursively delete a directory tree " * 30000)[:1_000_000]
+    big, cut = search(home, name, [huge, huge[:MAX_QUERY_CHARS]], k=3)
+    assert [h.id for h in big] == [h.id for h in cut] and big[0].name == "rmtree"
