@@ -65,8 +65,9 @@ def embed_texts(chunk: Chunk, representation: str = NAMED) -> tuple[str, ...]:
 def summary_text(chunk: Chunk) -> str:
     """What a definition is for, in a sentence the encoder reads well: its kind and its
     qualified name in words, then its docstring's first paragraph without reST roles,
-    backticks and directives ("function dumps: Serialize obj to a JSON formatted str."), or, with no
-    docstring, its parameters in words ("function parse qs (qs keep blank values)").
+    backticks and directives ("function dumps: Serialize obj to a JSON formatted str."),
+    or, with no docstring, its parameters in words ("function parse qs (qs keep blank
+    values)").
 
     Why: a chunk's code text is up to 256 word pieces of signature, docstring detail and
     body, and MiniLM was trained on short inputs, so the chunk vector hardly sees what the
@@ -116,7 +117,7 @@ def documented(code: str) -> bool:
     A scan, not a parse, because the re-ranker asks it of 30 candidates a query: past the
     signature (brackets balanced, strings and comments skipped) to the colon that ends it,
     then the first statement. Agrees with `ast.get_docstring` on every definition of the
-    demo corpus (tests/test_rerank.py)."""
+    test corpus (tests/test_rerank.py)."""
     m = _DEF.search(code)
     if not m:
         return False

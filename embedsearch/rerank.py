@@ -26,7 +26,8 @@ _RETURNS_VALUE = re.compile(r"\breturn\s+\S")
 POOL = 30  # how many of the best fused candidates are re-ranked
 
 FEATURES = ("cosine", "bm25", "name_cover", "qualname_cover", "name_any", "log_length",
-            "dense_rrf", "lexical_rrf", "first_word", "param_cover", "returns_asked", "definition", "private", "dunder", "documented")
+            "dense_rrf", "lexical_rrf", "first_word", "param_cover", "returns_asked",
+            "definition", "private", "dunder", "documented")
 LABELS = {  # what each feature means, for `search --explain`
     "cosine": "cosine", "bm25": "BM25", "name_cover": "own name words asked",
     "qualname_cover": "qualified name words asked", "name_any": "some name word asked",
