@@ -224,21 +224,59 @@ def test_a_graph_known_intact_is_trusted_only_while_unchanged(tmp_path, monkeypa
         Index(home, name)
 
 
+def _wait_for(condition, proc, timeout: float = 180.0) -> bool:
+    """Poll until `condition()` holds while `proc` runs; False if it ended or time ran out."""
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def _lock_held(path: Path) -> bool:
+    from filelock import FileLock, Timeout
+
+    if not path.exists():
+        return False
+    try:
+        FileLock(str(path), timeout=0).acquire().lock.release()
+        return False
+    except Timeout:
+        return True
+
+
 def test_killing_the_real_index_command_then_rerunning(tmp_path):
-    """SIGKILL `embedsearch index` (real encoder) during a build and during an update."""
+    """SIGKILL `embedsearch index` (real encoder) in observed phases, each asserted to be the
+    phase the kill landed in: while the encoder loads and exports (writer's lock held, no
+    export yet), while it embeds (export complete, no generation file yet), and during an
+    update (the next generation's files appearing). Each time the index is whole or absent,
+    and a rerun finishes the job."""
     from tests.conftest import copy_stdlib
 
-    corpus = copy_stdlib(tmp_path / "src", ["textwrap.py", "shlex.py"])
+    corpus = copy_stdlib(tmp_path / "src", ["textwrap.py", "shlex.py", "csv.py"])
     home = tmp_path / "home"
     cmd = [sys.executable, "-m", "embedsearch", "--home", str(home), "index", str(corpus), "--name", "k", "--json"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    for delay in (4.0, 9.0):  # during model loading, during embedding
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        time.sleep(delay)
-        proc.kill()
-        proc.wait()
-        if (home / "k" / "manifest.json").exists():
-            assert check(home, "k").ok
+    exports = home / ".cache" / "onnx"
+
+    def exported() -> bool:
+        return any(exports.glob("*/encoder.json"))
+
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert _wait_for(lambda: _lock_held(home / ".k.lock"), proc), "never saw the writer start"
+    assert not exported()  # the kill lands while the encoder loads or exports
+    proc.kill()
+    proc.wait()
+    assert not (home / "k" / "manifest.json").exists() and not list(home.glob("k/*-*.*"))
+
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert _wait_for(exported, proc), "never saw the export finish"
+    assert _lock_held(home / ".k.lock") and not list(home.glob("k/vectors-*"))  # embedding, nothing written
+    proc.kill()
+    proc.wait()
+    assert not (home / "k" / "manifest.json").exists()
+
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     first = json.loads(done.stdout)
@@ -247,17 +285,18 @@ def test_killing_the_real_index_command_then_rerunning(tmp_path):
     text = (corpus / "shlex.py").read_text()
     (corpus / "shlex.py").write_text(text + "\n\ndef brand_new_helper():\n    return 42\n")
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    time.sleep(7.0)
+    seen = _wait_for(lambda: (home / "k" / "vectors-2.npy").exists(), proc)
     proc.kill()
     proc.wait()
+    generation = json.loads((home / "k" / "manifest.json").read_text())["generation"]
+    assert seen or generation == 2  # killed while writing generation 2, or it had just committed
     assert check(home, "k").ok  # the old generation or the new one, whole
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0
     rerun = json.loads(done.stdout)
     assert rerun["up_to_date"] or (rerun["added"] >= 1 and rerun["embedded"] <= rerun["added"] + rerun["changed"])
-    index = Index(home, "k")
-    assert "brand_new_helper" in {i.name for i in index.all_items()}
-    index.close()
+    with Index(home, "k") as index:
+        assert "brand_new_helper" in {i.name for i in index.all_items()}
 
 
 def test_odd_queries_get_answers_or_one_line(stdlib_index, cli):
