@@ -29,8 +29,9 @@ def eval_group() -> None:
 def codesearch_cmd(obj, paths, model, index_name, include_tests, exact, misses, baseline, questions, as_json):
     """Code search quality on Python code under PATHS. By default CodeSearchNet-style:
     docstrings are the queries, the code with docstrings removed is what gets searched.
-    With --questions, your own questions are asked of the code as it is; answer paths are
-    relative to a folder in PATHS (json/decoder.py:JSONDecoder.decode)."""
+    With --questions, your own questions are asked of the code as it is; an answer's path
+    is the end of the indexed file's path, e.g. relative to a folder in PATHS
+    (json/decoder.py:JSONDecoder.decode)."""
     from embedsearch.evaluate.codesearch import BASELINE, DEFAULT, evaluate, read_questions
 
     methods = (BASELINE, DEFAULT) if baseline else (DEFAULT,)
