@@ -61,11 +61,21 @@ def _read(folder: Path) -> dict:
     return stamps if isinstance(stamps, dict) else {}
 
 
+STALE_TEMP_NS = 60 * 10**9  # a stamp write takes microseconds: a temp this old was left by a kill
+
+
 def _write(folder: Path, stamps: dict) -> None:
     try:
         fd, tmp = tempfile.mkstemp(prefix=STAMPS, dir=folder)
     except OSError:  # a read-only index: verify every time
         return
+    now = time.time_ns()
+    for old in folder.glob(f"{STAMPS}?*"):  # temps of readers killed mid-write, never a live one
+        try:
+            if str(old) != tmp and now - old.stat().st_mtime_ns > STALE_TEMP_NS:
+                old.unlink()
+        except OSError:
+            continue
     try:
         with os.fdopen(fd, "w") as out:
             json.dump(stamps, out)

@@ -606,3 +606,38 @@ def test_a_manifest_missing_its_fields_is_damaged_not_an_internal_error(tmp_path
     r = cli("--home", home, "repair", "mf")
     assert r.exit_code == 0 and "newest metadata was damaged" not in r.output
     assert check(home, "mf").ok
+
+
+def test_registry_and_stamp_writes_leave_no_temps_and_wait_in_one_line(tmp_path, monkeypatch):
+    """Failed or killed registry writes used to leave `.tables.json.PID.tmp` files and
+    killed readers `.verified.json*` temps; the registry now writes through the one atomic
+    write, stale stamp temps are collected, and a registry writer that waits too long for
+    another is one Busy line, not a filelock traceback."""
+
+    from filelock import FileLock
+
+    from embedsearch import stamps
+    from embedsearch.errors import Busy
+    from embedsearch.tables import registry
+
+    home = tmp_path / "home"
+    words = tmp_path / "w.txt"
+    words.write_text("2 2\nking 1 0\nqueen 0 1\n")
+    registry.add_file(home, "w", words)
+    registry.remove(home, "w")
+    assert not [p.name for p in home.iterdir() if p.name.endswith(".tmp")]
+
+    folder = tmp_path / "idx"
+    folder.mkdir()
+    stale, fresh = folder / f"{stamps.STAMPS}abc123", folder / f"{stamps.STAMPS}def456"
+    stale.write_text("{}")
+    fresh.write_text("{}")
+    past = time.time() - 3600
+    os.utime(stale, (past, past))
+    stamps._write(folder, {})
+    assert not stale.exists() and fresh.exists() and (folder / stamps.STAMPS).exists()
+
+    monkeypatch.setattr(registry, "REGISTRY_WAIT", 0.1)
+    with FileLock(str(home / ".tables.json.lock")):
+        with pytest.raises(Busy, match="table registry"):
+            registry.add_file(home, "w2", words)

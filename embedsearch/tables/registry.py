@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embedsearch.errors import Damaged, EmbedsearchError, unknown
+from embedsearch.errors import Busy, Damaged, EmbedsearchError, unknown
 from embedsearch.tables import glove
 from embedsearch.tables.base import Table, TableInfo
 
@@ -53,18 +53,44 @@ def read_registry(home: Path) -> dict[str, dict]:
 
 
 def _write_registry(home: Path, tables: dict[str, dict]) -> None:
+    """Replace tables.json atomically and durably (callers hold the registry lock, so the
+    one temp name is theirs; a killed write's temp is simply replaced by the next)."""
+    from embedsearch.fileio import atomic_write_text
+
     home = Path(home)
     home.mkdir(parents=True, exist_ok=True)
-    tmp = home / f".{REGISTRY}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps({"format": 1, "tables": tables}, indent=2, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, home / REGISTRY)
+    atomic_write_text(home / REGISTRY, json.dumps({"format": 1, "tables": tables}, indent=2, ensure_ascii=False))
 
 
-def _registry_lock(home: Path):
-    from filelock import FileLock
+REGISTRY_WAIT = 60.0  # seconds a registry writer waits for another
 
-    Path(home).mkdir(parents=True, exist_ok=True)
-    return FileLock(str(Path(home) / f".{REGISTRY}.lock"), timeout=60)
+
+class _RegistryLock:
+    """tables.json's lock: a writer waits up to a minute for another, then says so in one line."""
+
+    def __init__(self, home: Path):
+        from filelock import FileLock
+
+        Path(home).mkdir(parents=True, exist_ok=True)
+        self.path = Path(home) / f".{REGISTRY}.lock"
+        self.lock = FileLock(str(self.path), timeout=REGISTRY_WAIT)
+
+    def __enter__(self):
+        from filelock import Timeout
+
+        try:
+            self.lock.acquire()
+        except Timeout:
+            raise Busy(f"the table registry {self.path.parent / REGISTRY} is being written by another "
+                       "process; try again when it finishes") from None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.lock.release()
+
+
+def _registry_lock(home: Path) -> _RegistryLock:
+    return _RegistryLock(home)
 
 
 def save_rows(home: Path, name: str, keys: list[str], vectors: np.ndarray,
