@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -46,3 +49,39 @@ def atomic_write_text(path: Path, text: str) -> None:
         os.fsync(fh.fileno())
     os.replace(tmp, path)
     fsync_path(path.parent)
+
+
+def replace_folder(target: Path, write: Callable[[Path], None]) -> Path:
+    """Replace the folder `target` as one unit: `write(tmp)` fills a fresh temporary folder
+    beside it, every file is fsynced, the old folder is moved aside and the new one renamed
+    into place; an interruption between the two renames puts the old one back, so a reader
+    finds the old folder or the new one, never a mix. Leftovers of a killed earlier
+    replacement (`.NAME.tmp-*`, `.NAME.old-*`) are removed first. The caller holds the lock
+    that serialises writers of `target`."""
+    parent, name = target.parent, target.name
+    parent.mkdir(parents=True, exist_ok=True)
+    for leftover in [*parent.glob(f".{name}.tmp-*"), *parent.glob(f".{name}.old-*")]:
+        if leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=parent))
+    try:
+        write(tmp)
+        for f in tmp.iterdir():
+            fsync_path(f)
+        old = None
+        if target.exists():
+            old = parent / f".{name}.old-{os.getpid()}"
+            os.replace(target, old)
+        try:
+            os.replace(tmp, target)
+        except BaseException:
+            if old is not None and not target.exists():
+                os.replace(old, target)  # interrupted between the two renames: the old folder returns
+            raise
+        fsync_path(parent)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target

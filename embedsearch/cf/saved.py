@@ -11,10 +11,7 @@ interrupted save never leaves half a model behind.
 from __future__ import annotations
 
 import json
-import os
 import pickle
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,11 +68,12 @@ def _check_name(name: str) -> str:
 def save_model(
     home: Path, name: str, model, options: dict, metrics: dict, source: str, all_ratings: Ratings
 ) -> Path:
-    """Write the model atomically under home/name and return that folder."""
+    """Write the model under home/name as one folder (fileio.replace_folder) and return it."""
     import torch
     from filelock import FileLock
 
     from embedsearch.ann import HnswParams, build_hnsw, normalise
+    from embedsearch.fileio import replace_folder
 
     _check_name(name)
     home = Path(home)
@@ -88,48 +86,36 @@ def save_model(
         if kind != "cf":
             raise EmbedsearchError(f"{target} holds a {kind!r} index, not a cf model; choose another --name")
     params = HnswParams()
+
+    def write(tmp: Path) -> None:
+        torch.save(model.state_dict(), tmp / "weights.pt")
+        (tmp / "vocab.json").write_text(
+            json.dumps({"users": all_ratings.user_keys, "items": all_ratings.item_keys}, ensure_ascii=False)
+        )
+        counts = np.bincount(all_ratings.items, minlength=len(all_ratings.item_keys))
+        np.savez(
+            tmp / "rated.npz", users=all_ratings.users.astype(np.int32),
+            items=all_ratings.items.astype(np.int32), counts=counts.astype(np.int32),
+        )
+        factors = model.item_factors.weight.detach().numpy()
+        build_hnsw(normalise(factors), params).save_index(str(tmp / "items.hnsw"))
+        manifest = {
+            "format": FORMAT,
+            "kind": "cf",
+            "model": model.kind,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "source": source,
+            "n_users": len(all_ratings.user_keys),
+            "n_items": len(all_ratings.item_keys),
+            "n_ratings": len(all_ratings),
+            "options": options,
+            "metrics": metrics,
+            "hnsw": params.as_dict(),
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
+
     with FileLock(str(home / f".{name}.lock")):
-        for leftover in [*home.glob(f".{name}.tmp-*"), *home.glob(f".{name}.old-*")]:
-            if leftover.is_dir() and not leftover.is_symlink():  # a killed save's; ours is not begun
-                shutil.rmtree(leftover, ignore_errors=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=home))
-        try:
-            torch.save(model.state_dict(), tmp / "weights.pt")
-            (tmp / "vocab.json").write_text(
-                json.dumps({"users": all_ratings.user_keys, "items": all_ratings.item_keys}, ensure_ascii=False)
-            )
-            counts = np.bincount(all_ratings.items, minlength=len(all_ratings.item_keys))
-            np.savez(
-                tmp / "rated.npz", users=all_ratings.users.astype(np.int32),
-                items=all_ratings.items.astype(np.int32), counts=counts.astype(np.int32),
-            )
-            factors = model.item_factors.weight.detach().numpy()
-            build_hnsw(normalise(factors), params).save_index(str(tmp / "items.hnsw"))
-            manifest = {
-                "format": FORMAT,
-                "kind": "cf",
-                "model": model.kind,
-                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                "source": source,
-                "n_users": len(all_ratings.user_keys),
-                "n_items": len(all_ratings.item_keys),
-                "n_ratings": len(all_ratings),
-                "options": options,
-                "metrics": metrics,
-                "hnsw": params.as_dict(),
-            }
-            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
-            old = None
-            if target.exists():
-                old = home / f".{name}.old-{os.getpid()}"
-                os.replace(target, old)
-            os.replace(tmp, target)
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-    return target
+        return replace_folder(target, write)
 
 
 def list_models(home: Path) -> list[str]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -99,37 +98,14 @@ def save_rows(home: Path, name: str, keys: list[str], vectors: np.ndarray,
     temporary folder, are fsynced, and the folder replaces the old one, so an interrupted
     write leaves the old rows or the new ones, never keys of one beside vectors of the
     other. Callers hold the registry lock; leftovers of a killed earlier write are removed."""
-    from embedsearch.fileio import fsync_path
+    from embedsearch.fileio import replace_folder
 
-    folder = cache_dir(home, name)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    for leftover in [*folder.parent.glob(f".{name}.tmp-*"), *folder.parent.glob(f".{name}.old-*")]:
-        if leftover.is_dir() and not leftover.is_symlink():
-            shutil.rmtree(leftover, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=folder.parent))
-    try:
+    def write(tmp: Path) -> None:  # the old folder's HNSW graphs go with it: they index the old rows
         np.save(tmp / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32))
         for fname, obj in (("keys.json", keys), ("labels.json", labels or {})):
             (tmp / fname).write_text(json.dumps(obj, ensure_ascii=False), encoding="utf-8")
-        for f in tmp.iterdir():
-            fsync_path(f)
-        old = None
-        if folder.exists():
-            old = folder.parent / f".{name}.old-{os.getpid()}"
-            os.replace(folder, old)  # its HNSW graphs go with it: they index the old rows
-        try:
-            os.replace(tmp, folder)
-        except BaseException:
-            if old is not None and not folder.exists():
-                os.replace(old, folder)  # interrupted between the two renames: the old rows return
-            raise
-        fsync_path(folder.parent)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return folder
+
+    return replace_folder(cache_dir(home, name), write)
 
 
 def load_rows(home: Path, name: str) -> tuple[list[str], np.ndarray, dict]:
