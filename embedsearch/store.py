@@ -439,11 +439,12 @@ def _manifest_generation(folder: Path) -> int | None:
 
 
 def _current_generation(folder: Path) -> int:
-    try:
-        return int(json.loads((folder / MANIFEST).read_text()).get("generation", 0))
-    except (OSError, ValueError, AttributeError):
+    """The manifest's generation, else (no readable manifest) the newest generation file's."""
+    generation = _manifest_generation(folder)
+    if generation is None:
         gens = [int(m.group(1)) for p in folder.glob("*-*.*") if (m := re.search(r"-(\d+)\.", p.name))]
         return max(gens, default=0)
+    return generation
 
 
 def _remove_old_generations(folder: Path, keep: set[int]) -> None:
