@@ -5,13 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from embedsearch.errors import EmbedsearchError
-from embedsearch.store import folder_bytes, index_names, read_manifest
+from embedsearch.home import Home
+from embedsearch.store import folder_bytes, read_manifest
 
 
-def list_entries(home: Path) -> list[dict]:
+def list_entries(home: Home | Path | str) -> list[dict]:
     """One summary per index or model folder; a damaged one is listed as such, not fatal."""
+    home = Home.of(home)
     out = []
-    for name in index_names(home):
+    for name in home.names():
         try:
             m = read_manifest(home, name, kind=None)
         except EmbedsearchError as exc:
@@ -22,18 +24,19 @@ def list_entries(home: Path) -> list[dict]:
     return out
 
 
-def describe(home: Path, name: str) -> dict:
+def describe(home: Home | Path | str, name: str) -> dict:
     """Counts, encoder, HNSW parameters, size on disk and build times of one index."""
+    home = Home.of(home)
     m = read_manifest(home, name, kind=None)
     info = {
         "name": name,
         "kind": m.get("kind"),
-        "folder": str((home / name).absolute()),
+        "folder": str(home.folder(name).absolute()),
         "items": m.get("count"),
         "generation": m.get("generation"),
         "created": m.get("created"),
         "updated": m.get("updated"),
-        "bytes on disk": folder_bytes(home / name),
+        "bytes on disk": folder_bytes(home.folder(name)),
     }
     for key in ("encoder", "hnsw", "sources", "options"):
         if key in m:

@@ -45,21 +45,30 @@ def atomic_write_text(path: Path, text: str) -> None:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
+    commit_file(tmp, path)
+
+
+def commit_file(tmp: Path, path: Path) -> None:
+    """The commit protocol for one file written to a temporary name beside `path`: fsync
+    it, rename it over `path` (atomic within a folder), fsync the folder so the rename
+    itself survives a power cut."""
+    fsync_path(tmp)
     os.replace(tmp, path)
     fsync_path(path.parent)
 
 
 def replace_folder(target: Path, write: Callable[[Path], None]) -> Path:
     """Replace the folder `target` as one unit: `write(tmp)` fills a fresh temporary folder
-    beside it, every file is fsynced, the old folder is moved aside and the new one renamed
-    into place; an interruption between the two renames puts the old one back, so a reader
-    finds the old folder or the new one, never a mix. Leftovers of a killed earlier
-    replacement (`.NAME.tmp-*`, `.NAME.old-*`) are removed first. The caller holds the lock
-    that serialises writers of `target`."""
+    beside it, every file is fsynced, and the new folder takes the old one's place in one
+    atomic exchange (Linux `renameat2(RENAME_EXCHANGE)`), so a reader finds the old folder
+    or the new one, never a mix and never none. Where the exchange is not supported, the
+    old folder is moved aside first (`.NAME.old-PID`) and the new one renamed in; a kill
+    between those two renames leaves no `target`, and the next replacement puts the old
+    folder back before anything else. Leftovers of a killed earlier replacement are then
+    removed. The caller holds the lock that serialises writers of `target`."""
     parent, name = target.parent, target.name
     parent.mkdir(parents=True, exist_ok=True)
+    restore_aside(target)
     for leftover in [*parent.glob(f".{name}.tmp-*"), *parent.glob(f".{name}.old-*")]:
         if leftover.is_dir() and not leftover.is_symlink():
             shutil.rmtree(leftover, ignore_errors=True)
@@ -68,20 +77,62 @@ def replace_folder(target: Path, write: Callable[[Path], None]) -> Path:
         write(tmp)
         for f in tmp.iterdir():
             fsync_path(f)
-        old = None
-        if target.exists():
+        fsync_path(tmp)
+        if target.exists() and exchange(tmp, target):
+            fsync_path(parent)  # tmp now holds the old folder, removed below
+        elif target.exists():
             old = parent / f".{name}.old-{os.getpid()}"
             os.replace(target, old)
-        try:
-            os.replace(tmp, target)
-        except BaseException:
-            if old is not None and not target.exists():
-                os.replace(old, target)  # interrupted between the two renames: the old folder returns
-            raise
-        fsync_path(parent)
-        if old is not None:
+            try:
+                os.replace(tmp, target)
+            except BaseException:
+                if not target.exists():
+                    os.replace(old, target)  # interrupted between the two renames: the old folder returns
+                raise
+            fsync_path(parent)
             shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
+            fsync_path(parent)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def restore_aside(target: Path) -> bool:
+    """Put back the folder a replacement moved aside (`.NAME.old-PID`) when it was killed
+    before renaming the new one in (only where `exchange` is unsupported). Call under the
+    writer's lock. Returns whether one was restored."""
+    if target.exists() or target.is_symlink():
+        return False
+    aside = [p for p in target.parent.glob(f".{target.name}.old-*") if p.is_dir() and not p.is_symlink()]
+    if not aside:
+        return False
+    os.replace(max(aside, key=lambda p: p.stat().st_mtime_ns), target)
+    fsync_path(target.parent)
+    return True
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2 with RENAME_EXCHANGE). False where the
+    system or file system does not support it (the caller then falls back); other errors
+    are raised as OSError."""
+    import ctypes
+    import errno
+
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))

@@ -22,7 +22,8 @@ from embedsearch.ann import HnswParams
 from embedsearch.chunking import Chunk, chunk_text
 from embedsearch.errors import EmbedsearchError
 from embedsearch.representation import REPRESENTATIONS, SUMMARISED, embed_hash, embed_texts
-from embedsearch.store import MANIFEST, Index, check_name, lock, read_manifest, write_generation
+from embedsearch.home import MANIFEST, Home
+from embedsearch.store import Index, read_manifest, write_generation
 from embedsearch.walk import MAX_FILE_BYTES, discover
 
 Progress = Callable[[int], Callable[[int], None]]  # progress(total) -> advance(n)
@@ -106,7 +107,7 @@ def collect_chunks(paths: list[str], text_field: str, max_file_bytes: int, exclu
     return chunks
 
 
-def build_index(name: str, paths: list[str] | None, home: Path, model: str | None = None,
+def build_index(name: str, paths: list[str] | None, home: Home | Path | str, model: str | None = None,
                 text_field: str = "text", max_file_bytes: int = MAX_FILE_BYTES,
                 exclude: list[str] | None = None, rebuild: bool = False,
                 hnsw: HnswParams = HnswParams(), progress: Progress | None = None,
@@ -118,9 +119,9 @@ def build_index(name: str, paths: list[str] | None, home: Path, model: str | Non
     The writer's lock is held for the whole run, from reading the previous generation to
     committing the next, so a second writer (or `rm`) is refused at once instead of one
     update silently replacing another that started from the same old state."""
-    check_name(name)
-    folder = home / name
-    with lock(home, name):
+    home = Home.of(home)
+    folder = home.folder(name)
+    with home.lock(name):
         existed = folder.exists()
         try:
             return _build(name, paths, home, model, text_field, max_file_bytes, exclude, rebuild, hnsw, progress,
@@ -130,7 +131,7 @@ def build_index(name: str, paths: list[str] | None, home: Path, model: str | Non
                 shutil.rmtree(folder, ignore_errors=True)
 
 
-def _build(name: str, paths: list[str] | None, home: Path, model: str | None, text_field: str,
+def _build(name: str, paths: list[str] | None, home: Home, model: str | None, text_field: str,
            max_file_bytes: int, exclude: list[str] | None, rebuild: bool, hnsw: HnswParams,
            progress: Progress | None, representation: str, lexical_weight: float) -> IndexSummary:
     """build_index's work, under the writer's lock."""
@@ -193,8 +194,8 @@ def _build(name: str, paths: list[str] | None, home: Path, model: str | None, te
     return summary
 
 
-def _previous(home: Path, name: str) -> Index | None:
-    if not (home / name / MANIFEST).is_file():
+def _previous(home: Home, name: str) -> Index | None:
+    if not (home.folder(name) / MANIFEST).is_file():
         return None
     read_manifest(home, name)  # a clear error for a damaged or foreign manifest
     return Index(home, name)

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from embedsearch.errors import EmbedsearchError, UnknownName, unknown
-from embedsearch.store import MANIFEST, check_name, index_names, lock, sha256_file, write_generation
+from embedsearch.home import MANIFEST, Home
+from embedsearch.store import sha256_file, write_generation
 
 
 @dataclass
@@ -34,15 +35,16 @@ class CheckReport:
         return {"ok": self.ok, **asdict(self)}
 
 
-def check(home: Path, name: str, recall: bool = False, sample: int = 200, k: int = 10) -> CheckReport:
+def check(home: Home | Path | str, name: str, recall: bool = False, sample: int = 200, k: int = 10) -> CheckReport:
     """Verify manifest, metadata, vectors and HNSW agree; collect every problem found."""
     from embedsearch.ann import exact_query, hnsw_query, load_hnsw
 
+    home = Home.of(home)
     report = CheckReport(name)
     manifest = _manifest_or_none(home, name, report)
     if manifest is None:
         return report
-    folder = home / name
+    folder = home.folder(name)
     files, count, dim = manifest["files"], int(manifest["count"]), int(manifest["encoder"]["dim"])
     report.facts.update(generation=manifest.get("generation"), items=count, dim=dim)
     intact = {role: _file_ok(folder, role, entry, report) for role, entry in files.items()}
@@ -100,13 +102,13 @@ def held_out_queries(vectors: np.ndarray, sample: int, seed: int = 0) -> np.ndar
     return normalise(rows + vectors[nearest[:, 1]])
 
 
-def repair(home: Path, name: str) -> dict:
+def repair(home: Home | Path | str, name: str) -> dict:
     """Write a new, whole generation from whatever is intact; returns what was done."""
-    check_name(name)
-    folder = home / name
+    home = Home.of(home)
+    folder = home.folder(name)
     if not folder.is_dir():
-        raise unknown("index", name, index_names(home))
-    with lock(home, name):
+        raise unknown("index", name, home.names())
+    with home.lock(name):
         manifest, db_path = _best_metadata(folder)
         rows = _rows(db_path)
         generation = _generation_of(db_path)
@@ -137,7 +139,7 @@ def repair(home: Path, name: str) -> dict:
             "generation": written["generation"]}
 
 
-def _manifest_or_none(home: Path, name: str, report: CheckReport) -> dict | None:
+def _manifest_or_none(home: Home, name: str, report: CheckReport) -> dict | None:
     from embedsearch.store import read_manifest
 
     try:

@@ -31,9 +31,9 @@ from pathlib import Path
 import numpy as np
 
 from embedsearch.fileio import file_digest, fsync_path
+from embedsearch.home import Home
 from embedsearch.encoders import EncoderInfo
 
-CACHE = Path(".cache") / "onnx"
 MODEL_FILE = "model.onnx"
 WEIGHTS_FILE = "model.onnx.data"  # the initializers, outside the graph so onnxruntime maps them
 TOKENIZER_FILE = "tokenizer.json"
@@ -41,8 +41,9 @@ META_FILE = "encoder.json"
 LAYOUT = 2  # bump when the files written here change meaning (2: encoder.json records file digests)
 
 
-def cache_dir(home: Path, digest: str) -> Path:
-    return Path(home) / CACHE / digest
+def cache_dir(home: Home | Path | str, digest: str) -> Path:
+    """HOME/.cache/onnx/DIGEST: the export of the weights with that digest."""
+    return Home.of(home).cache("onnx") / digest
 
 
 def cached_encoder(home: Path | None, built: dict, threads: int | None = None,

@@ -15,6 +15,7 @@ import numpy as np
 
 from embedsearch.ann import exact_query, hnsw_query
 from embedsearch.errors import EmbedsearchError
+from embedsearch.home import Home
 from embedsearch.representation import clean_query, lexical_query
 from embedsearch.rerank import POOL as RERANK_POOL
 from embedsearch.rerank import Candidate
@@ -74,7 +75,8 @@ def query_encoder(index: Index, model: str | None = None):
     return query_encoder_for(index.manifest["encoder"], model, index.name, home=index.home)
 
 
-def query_encoder_for(built: dict, model: str | None = None, index_name: str = "", home: Path | None = None):
+def query_encoder_for(built: dict, model: str | None = None, index_name: str = "",
+                      home: Home | Path | str | None = None):
     """The encoder an index's manifest describes; refused when `model` names another, or
     when the weights loaded here are not the ones that made the index.
 
@@ -186,13 +188,16 @@ def candidates(index: Index, query: str, vector: np.ndarray, pool: int, weight: 
     return sorted(out, key=lambda c: -c.score)
 
 
-def search(home: Path, name: str, queries: list[str], k: int = 10, exact: bool = False,
+def search(home: Home | Path | str, name: str, queries: list[str] | str, k: int = 10, exact: bool = False,
            model: str | None = None, lexical_weight: float | None = None, explain: bool = False) -> list[list[Hit]]:
     """Ranked hits for each query, in the order given. Queries lose their reST/Markdown
     markup first (representation.clean_query), and only their first MAX_QUERY_CHARS
     characters are read. The index decides how dense and lexical
     scores are fused unless `lexical_weight` says otherwise (0: dense only). With
-    `explain`, each hit carries what every ranking feature added to its score."""
+    `explain`, each hit carries what every ranking feature added to its score. One query
+    given as a string is one query, not a list of characters."""
+    if isinstance(queries, str):
+        queries = [queries]
     queries = [clean_query(q.strip()[:MAX_QUERY_CHARS]) for q in queries]
     if not queries or any(not q for q in queries):
         raise EmbedsearchError("empty query: say what you are looking for")
@@ -236,7 +241,7 @@ def _hits(index: Index, ranked: list[Candidate], read: list[Item] = (),
     return hits
 
 
-def similar(home: Path, name: str, path: str | None = None, line: int | None = None,
+def similar(home: Home | Path | str, name: str, path: str | None = None, line: int | None = None,
             text: str | None = None, k: int = 10, exact: bool = False) -> tuple[Hit | None, list[Hit]]:
     """Chunks most like the indexed chunk containing path:line (returned as rank 0), or like
     a snippet of text. The chunk itself is left out of its own answer."""

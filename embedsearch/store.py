@@ -6,7 +6,7 @@
       vectors-G.npy          float32 unit rows; row i is item id i
       items-G.sqlite         one row per item: id, path, lines, kind, name, hash, text, meta
       hnsw-G.bin             hnswlib index over vectors-G.npy (label = item id)
-    HOME/.NAME.lock          held by a writer (beside the folder, not in it)
+    HOME/.NAME.lock          held by a writer (home.Home.lock: beside the folder, not in it)
 
 A writer builds generation G+1 beside G, fsyncs it, and then atomically replaces
 manifest.json. A reader opens manifest.json first and only the files it names, so it sees
@@ -28,15 +28,14 @@ from pathlib import Path
 
 import numpy as np
 
-from embedsearch.errors import Busy, Damaged, EmbedsearchError, unknown
-from embedsearch.fileio import atomic_write_text, file_digest, fsync_path
+from embedsearch.errors import Damaged, EmbedsearchError
+from embedsearch.fileio import file_digest, fsync_path
+from embedsearch.home import MANIFEST, Home
 from embedsearch.representation import lexical_fields
 from embedsearch.stamps import digest_matches
 
 FORMAT = 2  # 2: items DB gained the `lexical` FTS5 table
-MANIFEST = "manifest.json"
 NAME_WEIGHT = 5.0  # BM25 weight of the name column against path and body (bench/README.md)
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 SCHEMA = """
 CREATE TABLE items (
@@ -56,60 +55,12 @@ CREATE VIRTUAL TABLE lexical USING fts5 (name, path, body, content='');
 """
 
 
-RESERVED = {"tables.json", "README.md"}  # files the home itself keeps (registry, the shipped README)
-
-
-def check_name(name: str, what: str = "index") -> str:
-    """A name for something under the home (an index, a CF model, a table), safe as a folder
-    name: letters, digits, '.', '_' and '-', not starting with '.' or '-', not a file the
-    home keeps itself."""
-    if name in RESERVED:
-        raise EmbedsearchError(f"{name!r} is the name of a file the index home keeps; choose another {what} name")
-    if not NAME_RE.match(name or ""):
-        raise EmbedsearchError(
-            f"invalid {what} name {name!r}: use letters, digits, '.', '_' and '-' (not starting with '.' or '-')"
-        )
-    return name
-
-
-def index_names(home: Path, kind: str | None = None) -> list[str]:
-    """Names of the folders under home that hold a manifest (of the given kind). Folders
-    whose names are not valid names (a writer's `.NAME.tmp-*` or `.NAME.old-*` left by a
-    kill, symlinks) are not indexes, whatever they hold."""
-    if not home.is_dir():
-        return []
-    names = []
-    for d in sorted(home.iterdir()):
-        if not NAME_RE.match(d.name) or d.is_symlink():
-            continue
-        m = d / MANIFEST
-        if m.is_file():
-            if kind is None or _peek_kind(m) == kind:
-                names.append(d.name)
-    return names
-
-
-def _peek_kind(path: Path) -> str | None:
-    try:
-        return json.loads(path.read_text()).get("kind")
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
-def read_manifest(home: Path, name: str, kind: str | None = "code") -> dict:
-    """The manifest of an existing index, or a clear error (unknown name, damaged file)."""
-    folder = home / check_name(name)
-    path = folder / MANIFEST
-    if not path.is_file():
-        if folder.is_dir():
-            raise EmbedsearchError(f"index {name!r} at {folder} has no {MANIFEST}: it is incomplete or not an index")
-        raise unknown("index", name, index_names(home))
-    try:
-        manifest = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise Damaged(f"index {name!r} is damaged: {path} is not valid JSON ({exc})") from None
-    if not isinstance(manifest, dict) or "format" not in manifest:
-        raise Damaged(f"index {name!r} is damaged: {path} is not an embedsearch manifest")
+def read_manifest(home: Home | Path | str, name: str, kind: str | None = "code") -> dict:
+    """The manifest of an existing index (of the given kind), or one clear error (unknown
+    name with close matches, damaged file, another format, missing fields)."""
+    home = Home.of(home)
+    manifest = home.manifest(name)
+    path = home.folder(name) / MANIFEST
     if manifest.get("kind") == "code" and manifest["format"] != FORMAT:
         raise EmbedsearchError(
             f"index {name!r} has format {manifest['format']}, this version reads format {FORMAT}; "
@@ -171,9 +122,9 @@ class Index:
     and opening starts over.
     """
 
-    def __init__(self, home: Path, name: str):
-        self.home, self.name = home, name
-        self.folder = home / name
+    def __init__(self, home: Home | Path | str, name: str):
+        self.home, self.name = Home.of(home), name
+        self.folder = self.home.folder(name)
         for _ in range(5):
             try:
                 self._open()
@@ -311,38 +262,10 @@ def _item(r: sqlite3.Row) -> Item:
                 r["text"], json.loads(r["meta"] or "{}"))
 
 
-def lock(home: Path, name: str, timeout: float = 0):
-    """The writer's lock on an index: HOME/.NAME.lock, beside the folder rather than in it
-    (as for CF models), so a writer need not create the folder before it holds the lock and
-    a refused one leaves nothing behind. A second writer fails fast with a clear message,
-    and so does a home that cannot be written at all."""
-    from filelock import FileLock, Timeout
-
-    folder = home / check_name(name)
-
-    class _Guard:
-        def __enter__(self):
-            try:
-                home.mkdir(parents=True, exist_ok=True)
-                self.lock = FileLock(str(home / f".{name}.lock"), timeout=timeout)
-                self.lock.acquire()
-            except Timeout:
-                raise Busy(f"index {name!r} is being written by another process; try again when it finishes") from None
-            except OSError as exc:
-                raise EmbedsearchError(
-                    f"cannot write index {name!r} in {folder}: {exc.strerror or exc}; "
-                    "the previous version of the index is unchanged") from None
-            return self.lock
-
-        def __exit__(self, *exc):
-            self.lock.release()
-
-    return _Guard()
-
-
-def write_generation(home: Path, name: str, manifest: dict, vectors: np.ndarray, items: list[tuple],
+def write_generation(home: Home | Path | str, name: str, manifest: dict, vectors: np.ndarray, items: list[tuple],
                      hnsw_params) -> dict:
-    """Write a complete new generation and switch the manifest to it. Call under lock().
+    """Write a complete new generation and switch the manifest to it. Call under
+    `home.lock(name)`.
 
     `items` are (path, start_line, end_line, kind, name, hash, text, meta_json) in vector-row
     order. A failure (disk full, read-only folder, interruption) before the manifest is
@@ -350,7 +273,8 @@ def write_generation(home: Path, name: str, manifest: dict, vectors: np.ndarray,
     rename of the manifest is the commit point: after it nothing is rolled back. An
     interruption then still ends the call, with the new generation whole; an error (the
     folder's fsync failing) only warns, since the index is written. Returns the manifest."""
-    folder = home / name
+    home = Home.of(home)
+    folder = home.folder(name)
     old = _current_generation(folder)
     gen = old + 1
     names = {"vectors": f"vectors-{gen}.npy", "items": f"items-{gen}.sqlite", "hnsw": f"hnsw-{gen}.bin"}
@@ -366,7 +290,7 @@ def write_generation(home: Path, name: str, manifest: dict, vectors: np.ndarray,
         )
         if not manifest.get("created"):
             manifest["created"] = now
-        atomic_write_text(folder / MANIFEST, json.dumps(manifest, indent=2))
+        home.write_text(folder / MANIFEST, json.dumps(manifest, indent=2))
     except BaseException as exc:
         if _manifest_generation(folder) == gen:  # past the commit point: keep every file
             if not isinstance(exc, (OSError, sqlite3.Error)):
@@ -413,17 +337,19 @@ def _write_files(folder: Path, names: dict, manifest: dict, vectors: np.ndarray,
         raise OSError(errno.ENOSPC, "the HNSW file was not written completely (disk full?)") from None
 
 
-def remove_index(home: Path, name: str) -> None:
+def remove_index(home: Home | Path | str, name: str) -> None:
     """Delete index NAME's folder, under the writer's lock. A folder that is a symlink is
     refused: removing it would delete files wherever it points."""
-    if (home / check_name(name)).is_symlink():
-        raise EmbedsearchError(f"{home / name} is a symbolic link, not an index folder of this home; "
+    home = Home.of(home)
+    folder = home.folder(name)
+    if folder.is_symlink():
+        raise EmbedsearchError(f"{folder} is a symbolic link, not an index folder of this home; "
                                "remove the link itself if that is what you want")
     read_manifest(home, name, kind=None)
-    with lock(home, name):
+    with home.lock(name):
         # the manifest goes first, so a crash half-way leaves a folder no one mistakes for an index
-        (home / name / MANIFEST).unlink()
-    shutil.rmtree(home / name)
+        (folder / MANIFEST).unlink()
+    shutil.rmtree(folder)
 
 
 def folder_bytes(folder: Path) -> int:

@@ -13,7 +13,8 @@ import numpy as np
 
 from embedsearch.ann import HnswParams, normalise
 from embedsearch.errors import EmbedsearchError
-from embedsearch.store import lock, write_generation
+from embedsearch.home import Home
+from embedsearch.store import write_generation
 
 DIM = 32
 
@@ -45,7 +46,7 @@ def main() -> None:
     for r in range(rounds):
         vectors, rows = generation(start + r)
         try:
-            with lock(home, name, timeout=10):
+            with Home(home).lock(name, wait=10):
                 write_generation(home, name, MANIFEST, vectors, rows, HnswParams(M=8, ef_construction=40))
         except EmbedsearchError as exc:
             print(f"error: {exc}", flush=True)

@@ -7,7 +7,8 @@ import pytest
 
 from embedsearch.errors import Busy, Damaged, EmbedsearchError, UnknownName
 from embedsearch.search import search
-from embedsearch.store import Index, lock
+from embedsearch.home import Home
+from embedsearch.store import Index
 
 
 def test_typed_errors_for_unknown_busy_and_damaged(tmp_path, cli):
@@ -18,7 +19,7 @@ def test_typed_errors_for_unknown_busy_and_damaged(tmp_path, cli):
     build_index("shl", [str(copy_stdlib(tmp_path / "src", ["shlex.py"]))], home)
     with pytest.raises(UnknownName, match="did you mean 'shl'"):
         search(home, "shlx", ["split"])
-    with lock(home, "shl"):
+    with Home(home).lock("shl"):
         with pytest.raises(Busy):
             build_index("shl", None, home, rebuild=True)
     with Index(home, "shl") as index:  # a context manager: closed on leaving

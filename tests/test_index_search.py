@@ -213,11 +213,11 @@ def test_damaged_index_is_detected_not_crashed_on(stdlib_index, cli, tmp_path):
 
 
 def test_lock_refuses_a_second_writer(tmp_path):
-    from embedsearch.store import lock
+    from embedsearch.home import Home
 
-    with lock(tmp_path, "busy"):
+    with Home(tmp_path).lock("busy"):
         with pytest.raises(EmbedsearchError, match="being written by another process"):
-            with lock(tmp_path, "busy"):
+            with Home(tmp_path).lock("busy"):
                 pass
 
 

@@ -74,12 +74,12 @@ def test_readers_see_a_consistent_snapshot_during_updates(tmp_path):
 
 
 def test_second_writer_fails_fast_with_a_clear_message(tmp_path, cli):
-    from embedsearch.store import lock
+    from embedsearch.home import Home
 
     src = tmp_path / "src"
     src.mkdir()
     (src / "a.py").write_text("def a():\n    return 1\n")
-    with lock(tmp_path / "home", "held"):
+    with Home(tmp_path / "home").lock("held"):
         r = cli("--home", tmp_path / "home", "index", src, "--name", "held")
     assert r.exit_code == 1 and "being written by another process" in r.output
 
@@ -529,13 +529,13 @@ def test_leftovers_of_killed_saves_and_exports_are_collected(tmp_path):
     import time
 
     from embedsearch.onnx_encoder import STALE_EXPORT_SECONDS, collect_stale_exports
-    from embedsearch.store import index_names
+    from embedsearch.home import Home
 
     home = tmp_path / "home"
     for leftover in (".m.old-123", ".m.tmp-abc"):
         (home / leftover).mkdir(parents=True)
         (home / leftover / "manifest.json").write_text(json.dumps({"kind": "cf", "format": 1}))
-    assert index_names(home) == []
+    assert Home(home).names() == []
     cache = home / ".cache" / "onnx"
     stale, fresh = cache / ".d1g3st-old", cache / ".d1g3st-new"
     for p in (stale, fresh):
@@ -637,7 +637,9 @@ def test_registry_and_stamp_writes_leave_no_temps_and_wait_in_one_line(tmp_path,
     stamps._write(folder, {})
     assert not stale.exists() and fresh.exists() and (folder / stamps.STAMPS).exists()
 
-    monkeypatch.setattr(registry, "REGISTRY_WAIT", 0.1)
+    import embedsearch.home
+
+    monkeypatch.setattr(embedsearch.home, "COMMIT_WAIT", 0.1)
     with FileLock(str(home / ".tables.json.lock")):
         with pytest.raises(Busy, match="table registry"):
             registry.add_file(home, "w2", words)

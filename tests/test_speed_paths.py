@@ -21,7 +21,7 @@ import pytest
 
 import onnx  # noqa: F401  a hard dependency: its absence must fail these tests, not skip them
 
-from embedsearch.onnx_encoder import CACHE, META_FILE, cache_dir, cached_encoder
+from embedsearch.onnx_encoder import META_FILE, cache_dir, cached_encoder
 from embedsearch.search import search
 from embedsearch.store import Index
 
@@ -193,7 +193,7 @@ def test_without_export_torch_answers_and_creates_it(stdlib_index, tmp_path):
     home, name, _ = stdlib_index
     copy = tmp_path / "home"
     shutil.copytree(home / name, copy / name)
-    assert not (copy / CACHE).exists()
+    assert not (copy / ".cache" / "onnx").exists()
     slow = search(copy, name, QUERIES[:2], k=10)  # torch path, exports for next time
     built = json.loads((copy / name / "manifest.json").read_text())["encoder"]
     assert cached_encoder(copy, built) is not None

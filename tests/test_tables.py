@@ -439,8 +439,9 @@ def test_a_word2vec_header_that_claims_more_than_the_file_holds_is_refused(cli, 
 
 def test_a_tables_rows_are_replaced_as_one_unit(home, tmp_path, monkeypatch):
     """`tables add` interrupted between its renames used to leave one file's keys beside
-    another file's vectors; now the rows folder is swapped whole and an interruption puts
-    the old one back."""
+    another file's vectors; now the rows folder is swapped whole (one atomic exchange,
+    tests/test_home.py) and, where the exchange is missing, an interruption between the
+    two renames puts the old one back."""
     import os as os_module
 
     from embedsearch.tables import registry
@@ -459,6 +460,9 @@ def test_a_tables_rows_are_replaced_as_one_unit(home, tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(src, dst)
 
+    import embedsearch.fileio
+
+    monkeypatch.setattr(embedsearch.fileio, "exchange", lambda a, b: False)  # the two-rename fallback
     monkeypatch.setattr(registry.os, "replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
         registry.add_file(home, "small", second)

@@ -4,8 +4,9 @@ Files: manifest.json ({"format": 1, "kind": "cf", ...} with options and metrics)
 weights.pt (the state_dict), vocab.json (user ids and item titles, row order), rated.npz
 (every known (user, item) pair, so recommendations skip what a user already rated, and the
 per-item rating counts), items.hnsw (an HNSW index over the normalised item factors).
-A save is written to a temporary folder and moved into place with os.replace, so an
-interrupted save never leaves half a model behind.
+A save is written to a temporary folder that then takes the old model's place in one
+atomic exchange (Home.replace_folder), so an interrupted save leaves the old model or the
+new one, never half of one and never none.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 
 from embedsearch.cf.data import Ratings
 from embedsearch.errors import Damaged, EmbedsearchError
+from embedsearch.home import MANIFEST, COMMIT_WAIT, Home
 
 FORMAT = 1
 DEFAULT_NAME = "movielens"
@@ -59,32 +61,16 @@ class SavedModel:
         return load_hnsw(self.path / "items.hnsw", f.shape[1], f.shape[0], self.manifest["hnsw"]["ef_search"])
 
 
-def _check_name(name: str) -> str:
-    from embedsearch.store import check_name
-
-    return check_name(name, "model")
-
-
 def save_model(
-    home: Path, name: str, model, options: dict, metrics: dict, source: str, all_ratings: Ratings
+    home: Home | Path | str, name: str, model, options: dict, metrics: dict, source: str, all_ratings: Ratings
 ) -> Path:
     """Write the model under home/name as one folder (fileio.replace_folder) and return it."""
     import torch
-    from filelock import FileLock
 
     from embedsearch.ann import HnswParams, build_hnsw, normalise
-    from embedsearch.fileio import replace_folder
 
-    _check_name(name)
-    home = Path(home)
-    home.mkdir(parents=True, exist_ok=True)
-    target = home / name
-    if target.exists() and not (target / "manifest.json").exists():
-        raise EmbedsearchError(f"{target} exists and is not a saved model; choose another --name")
-    if target.exists():
-        kind = json.loads((target / "manifest.json").read_text()).get("kind")
-        if kind != "cf":
-            raise EmbedsearchError(f"{target} holds a {kind!r} index, not a cf model; choose another --name")
+    home = Home.of(home)
+    target = home.folder(name, "model")
     params = HnswParams()
 
     def write(tmp: Path) -> None:
@@ -114,31 +100,30 @@ def save_model(
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
 
-    with FileLock(str(home / f".{name}.lock")):
-        return replace_folder(target, write)
+    # the training is done: wait for another save of NAME (seconds) rather than lose it
+    with home.lock(name, "model", wait=COMMIT_WAIT):  # checked under the lock: another may be making NAME
+        if target.is_symlink() or (target.exists() and home.peek(name) is None):
+            raise EmbedsearchError(f"{target} exists and is not a saved model; choose another --name")
+        if target.exists() and home.peek(name).get("kind") != "cf":
+            raise EmbedsearchError(f"{target} holds a {home.peek(name).get('kind')!r} index, not a cf model; "
+                                   "choose another --name")
+        return home.replace_folder(target, write)
 
 
-def list_models(home: Path) -> list[str]:
+def list_models(home: Home | Path | str) -> list[str]:
     """Names of the cf models saved under home."""
-    out = []
-    for p in sorted(Path(home).glob("*/manifest.json")):
-        try:
-            if json.loads(p.read_text()).get("kind") == "cf":
-                out.append(p.parent.name)
-        except (OSError, ValueError):
-            continue
-    return out
+    return Home.of(home).names("cf")
 
 
-def load_model(home: Path, name: str = DEFAULT_NAME) -> SavedModel:
+def load_model(home: Home | Path | str, name: str = DEFAULT_NAME) -> SavedModel:
     """Load home/name back, checking it is a cf model of a format this code reads."""
     import torch
 
     from embedsearch.cf.models import make_model
 
-    _check_name(name)
-    path = Path(home) / name
-    manifest_path = path / "manifest.json"
+    home = Home.of(home)
+    path = home.folder(name, "model")
+    manifest_path = path / MANIFEST
     if not manifest_path.exists():
         others = list_models(home)
         hint = f"; saved cf models: {', '.join(others)}" if others else "; train one with `embedsearch cf train`"

@@ -16,7 +16,7 @@ from embedsearch.cf.data import OFFICIAL_FOLDS, load_dataset, random_split
 from embedsearch.cf.saved import DEFAULT_NAME, save_model
 from embedsearch.cf.train import Epoch, TrainOptions, fit
 from embedsearch.errors import EmbedsearchError
-from embedsearch.store import check_name
+from embedsearch.home import check_name
 
 METRIC_KEYS = ("rmse", "mae", "precision@k", "recall@k", "ndcg@k", "train_seconds")
 

@@ -100,9 +100,9 @@ def main(ctx: click.Context, home: str | None, debug: bool) -> None:
     Index code and text with a sentence encoder and search it in plain English, train
     collaborative-filtering factors on MovieLens, and explore word-vector tables.
     """
-    from embedsearch.home import resolve_home
+    from embedsearch.home import Home
 
-    ctx.obj = {"home": resolve_home(home), "debug": debug}
+    ctx.obj = {"home": Home(home), "debug": debug}
 
 
 def run() -> None:

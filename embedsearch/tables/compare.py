@@ -22,6 +22,7 @@ import numpy as np
 
 from embedsearch.errors import EmbedsearchError
 from embedsearch.evaluate.similarity import spearman
+from embedsearch.home import Home
 from embedsearch.tables.base import Table
 
 WELL_KNOWN = ["Star Wars (1977)", "Toy Story (1995)", "Fargo (1996)", "Pulp Fiction (1994)",
@@ -233,10 +234,5 @@ def movie_tables(home: Path, cf_model: str | None, data: str | None, progress=No
     return [cf, *built.values()]
 
 
-def _cf_source(home: Path, model: str) -> str:
-    import json
-
-    try:
-        return json.loads((Path(home) / model / "manifest.json").read_text()).get("source", "")
-    except (OSError, ValueError):
-        return ""
+def _cf_source(home: Home | Path | str, model: str) -> str:
+    return (Home.of(home).peek(model) or {}).get("source", "")

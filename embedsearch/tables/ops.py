@@ -18,6 +18,7 @@ import numpy as np
 
 from embedsearch.ann import HnswParams, exact_query, hnsw_query, normalise
 from embedsearch.errors import EmbedsearchError
+from embedsearch.home import Home
 from embedsearch.tables.base import Table
 
 _ADD_BLOCK = 10_000  # rows per hnswlib add_items call, so the progress bar moves
@@ -53,16 +54,16 @@ def lookup(table: Table, key: str) -> Lookup:
 # ---------------------------------------------------------------- neighbours
 
 
-def hnsw_for(table: Table, home: Path, params: HnswParams = HnswParams(),
+def hnsw_for(table: Table, home: Home | Path | str, params: HnswParams = HnswParams(),
              progress: Callable[[int], Callable[[int], None]] | None = None):
     """The table's HNSW graph: loaded from HOME/.tables/NAME/ if built for these exact rows,
     else built now (reporting progress) and saved for next time."""
     import hnswlib
 
     from embedsearch.ann import load_hnsw
-    from embedsearch.tables.registry import cache_dir
 
-    folder = cache_dir(home, table.name)
+    home = Home.of(home)
+    folder = home.table_rows(table.name)
     meta_path, graph_path = folder / "hnsw.json", folder / "hnsw.bin"
     fp = table.fingerprint()
     want = {"fingerprint": fp, "count": len(table), "dim": table.dim, "hnsw": params.as_dict()}
@@ -81,12 +82,12 @@ def hnsw_for(table: Table, home: Path, params: HnswParams = HnswParams(),
         if advance:
             advance(len(block))
     index.set_ef(params.ef_search)
-    try:
+    try:  # by the home's commit protocol: a reader finds the old graph or the new one
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f".hnsw.{os.getpid()}.bin"
         index.save_index(str(tmp))
-        os.replace(tmp, graph_path)
-        meta_path.write_text(json.dumps(want))
+        home.commit_file(tmp, graph_path)
+        home.write_text(meta_path, json.dumps(want))
     except OSError:
         pass  # a read-only home: answer anyway, build again next time
     return index

