@@ -19,7 +19,7 @@ def list_entries(home: Home | Path | str) -> list[dict]:
         except EmbedsearchError as exc:
             out.append({"name": name, "kind": "damaged", "error": str(exc)})
             continue
-        out.append({"name": name, "kind": m.get("kind", "?"), "count": m.get("count"),
+        out.append({"name": name, "kind": m.get("kind", "?"), "items": m.get("count", m.get("n_items")),
                     "encoder": (m.get("encoder") or {}).get("name", ""), "updated": m.get("updated", "")})
     return out
 
@@ -36,13 +36,13 @@ def describe(home: Home | Path | str, name: str) -> dict:
         "generation": m.get("generation"),
         "created": m.get("created"),
         "updated": m.get("updated"),
-        "bytes on disk": folder_bytes(home.folder(name)),
+        "bytes_on_disk": folder_bytes(home.folder(name)),
     }
     for key in ("encoder", "hnsw", "sources", "options"):
         if key in m:
-            info[key] = m[key] if not isinstance(m[key], list) else "\n".join(m[key])
+            info[key] = m[key]
     last = m.get("last_run") or {}
     if last:
-        info["last run"] = {k: last[k] for k in ("files_read", "chunks", "added", "changed", "removed",
+        info["last_run"] = {k: last[k] for k in ("files_read", "chunks", "added", "changed", "removed",
                                                  "embedded", "seconds", "chunks_per_second") if k in last}
     return info

@@ -93,11 +93,12 @@ def test_similar_list_info_cli(stdlib_index, cli):
     assert r.exit_code == 0 and len(r.output.splitlines()) == 2
     r = cli("--home", home, "list", "--json")
     entry = json.loads(r.output.splitlines()[0])
-    assert entry["name"] == name and entry["kind"] == "code" and entry["count"] > 100
+    assert entry["name"] == name and entry["kind"] == "code" and entry["items"] > 100
     r = cli("--home", home, "info", name)
-    assert "hnsw.M" in r.output and "encoder.digest" in r.output and "bytes on disk" in r.output
+    assert "hnsw.M" in r.output and "encoder.digest" in r.output and "bytes_on_disk" in r.output
     info = json.loads(cli("--home", home, "info", name, "--json").output)
-    assert info["items"] == entry["count"] and info["bytes on disk"] > 0
+    assert info["items"] == entry["items"] and info["bytes_on_disk"] > 0
+    assert all(k.isidentifier() and k.islower() for k in info) and isinstance(info["sources"], list)
 
 
 def test_incremental_update_adds_changes_and_removes(tmp_path, cli):

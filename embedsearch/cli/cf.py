@@ -3,11 +3,10 @@ biases, plot, explain). Each command parses, calls one library function, renders
 
 from __future__ import annotations
 
-import json
 
 import click
 
-from embedsearch.cli.render import console, table
+from embedsearch.cli.render import console, json_lines, table
 
 DEFAULT_NAME = "movielens"
 name_option = click.option("--name", default=DEFAULT_NAME, show_default=True, help="Saved model to use.")
@@ -25,7 +24,8 @@ def _load(ctx: click.Context, name: str):
 
 
 def _echo_json(data) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    """One JSON object on one line, as every --json of the tool writes."""
+    json_lines([data])
 
 
 @click.group("cf")

@@ -180,7 +180,7 @@ def list_cmd(obj, as_json):
     if not entries:
         console().print(f"no indexes in {obj['home']} (create one with `embedsearch index PATH --name NAME`)")
         return
-    rows = [[e["name"], e["kind"], str(e.get("count", "")), e.get("encoder", ""), e.get("updated", "")]
+    rows = [[e["name"], e["kind"], str(e.get("items", "")), e.get("encoder", ""), e.get("updated", "")]
             for e in entries]
     console().print(table(f"indexes in {obj['home']}", ["name", "kind", "items", "encoder", "updated"], rows))
 
@@ -197,7 +197,8 @@ def info_cmd(obj, name, as_json):
     if as_json:
         json_lines([info])
         return
-    rows = [[k, human_bytes(v) if k == "bytes on disk" else str(v)] for k, v in _flatten(info)]
+    rows = [[k, human_bytes(v) if k == "bytes_on_disk" else
+             "\n".join(v) if isinstance(v, list) else str(v)] for k, v in _flatten(info)]
     console().print(table(f"index {name}", ["field", "value"], rows))
 
 
