@@ -52,10 +52,11 @@ TORCH_RANKING = r'''
 import json, sys
 from pathlib import Path
 from embedsearch.representation import clean_query
-from embedsearch.search import answer, query_encoder_for
+from embedsearch.encoding import resolve_encoder
+from embedsearch.search import answer
 from embedsearch.store import Index
 index = Index(Path(sys.argv[1]), sys.argv[2])
-encoder = query_encoder_for(index.manifest["encoder"])  # no home given: the torch encoder
+encoder = resolve_encoder(None, built=index.manifest["encoder"], for_queries=True)  # no home: the torch encoder
 weight = index.manifest["options"].get("lexical_weight", 0.0)
 for q in map(clean_query, sys.argv[3:]):
     print(json.dumps([h.id for h in answer(index, q, encoder.encode([q])[0], 10, weight)]))

@@ -31,6 +31,7 @@ FILES = ["textwrap.py", "shlex.py", "csv.py", "json", "shutil.py", "argparse.py"
 
 
 def main() -> None:
+    import embedsearch.encoding as encoding
     import embedsearch.onnx_encoder as oe
     import embedsearch.search as search_mod
     from embedsearch.encoders import get_encoder
@@ -71,7 +72,7 @@ def main() -> None:
                 q_times.append(time.perf_counter() - t)
             vecs, enc_s = timed(bulk.encode, texts)
             # every encoder lookup in the index and search paths answers with this one
-            oe.index_encoder = lambda home, model, previous=None, e=bulk: e
+            encoding.resolve_encoder = lambda *a, e=bulk, **kw: e
             search_mod.query_encoder = lambda index, model=None, e=query_enc: e
             report = evaluate(paths)
             rows.append((label, load_s, float(np.median(q_times)), len(texts) / enc_s, vecs, report))

@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
+from typing import Protocol
 
 import numpy as np
 
@@ -38,6 +39,32 @@ class EncoderInfo:
     @classmethod
     def from_dict(cls, d: dict) -> "EncoderInfo":
         return cls(d["name"], int(d["dim"]), int(d["max_seq_length"]), d["digest"], bool(d.get("normalized", True)))
+
+
+class Encoder(Protocol):
+    """What embeds text: a sentence-transformers model (SentenceEncoder), its ONNX export
+    (onnx_encoder.OnnxEncoder), or one registered with `register_encoder` (tests use a
+    small deterministic one where the encoder is not what they check)."""
+
+    info: EncoderInfo
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32,
+               progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """(len(texts), info.dim) float32 rows of unit length, in the order given."""
+
+    def token_counts(self, texts: Sequence[str]) -> list[int]:
+        """Word pieces per text, to count what the encoder truncates."""
+
+
+_REGISTERED: dict[str, Callable[[], Encoder]] = {}
+
+
+def register_encoder(name: str, factory: Callable[[], Encoder]) -> None:
+    """Make `name` an encoder that `index --model NAME` and every query of an index it
+    built resolve to `factory()` (called once per process). Its `info.digest` is its
+    identity: give one that changes whenever its vectors would."""
+    _REGISTERED[name] = factory
+    get_encoder.cache_clear()
 
 
 def canonical_name(model: str | None) -> str:
@@ -128,6 +155,11 @@ def _weights_digest(name: str, device: str) -> str:
 
 
 @lru_cache(maxsize=4)
-def get_encoder(model: str | None = None) -> SentenceEncoder:
-    """The process-wide encoder for a model name (loading one costs seconds)."""
-    return SentenceEncoder(model)
+def get_encoder(model: str | None = None) -> Encoder:
+    """The process-wide encoder for a model name (loading one costs seconds): a registered
+    one, else a sentence-transformers model (the packaged MiniLM for None). Callers that
+    embed for an index go through encoding.resolve_encoder, which prefers the ONNX export."""
+    name = canonical_name(model)
+    if name in _REGISTERED:
+        return _REGISTERED[name]()
+    return SentenceEncoder(name)

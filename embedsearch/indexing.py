@@ -136,27 +136,36 @@ def _build(name: str, paths: list[str] | None, home: Home, model: str | None, te
            progress: Progress | None, representation: str, lexical_weight: float) -> IndexSummary:
     """build_index's work, under the writer's lock."""
     from embedsearch.encoders import canonical_name
-    from embedsearch.onnx_encoder import index_encoder
+    from embedsearch.encoding import resolve_encoder
 
     started = time.perf_counter()
     summary = IndexSummary(name=name)
-    previous = _previous(home, name) if not rebuild else None
-    if previous is not None and model is not None and canonical_name(model) != previous.manifest["encoder"]["name"]:
+    if rebuild:  # nothing of the old index is reused or even opened (it may be damaged), but a
+        previous = None  # readable manifest still says which sources, options and encoder it had
+        recorded = home.peek(name)
+        if not (recorded and isinstance(recorded.get("encoder"), dict)):
+            recorded = None
+    else:
+        previous = _previous(home, name)
+        recorded = previous.manifest if previous is not None else None
+    if previous is not None and model is not None and canonical_name(model) != recorded["encoder"]["name"]:
         raise EmbedsearchError(
-            f"index {name!r} was built with encoder {previous.manifest['encoder']['name']!r}, not "
+            f"index {name!r} was built with encoder {recorded['encoder']['name']!r}, not "
             f"{canonical_name(model)!r}; use --rebuild to re-embed everything, or another --name"
         )
+    model = model or (recorded["encoder"]["name"] if recorded is not None else None)
     if paths:
         sources = [str(Path(p).expanduser().absolute()) for p in paths]
-    elif previous is not None:
-        sources = previous.manifest["sources"]
+    elif recorded is not None and isinstance(recorded.get("sources"), list):
+        sources = recorded["sources"]
     else:
         raise EmbedsearchError("give at least one PATH to index")
     if representation not in REPRESENTATIONS:
         raise EmbedsearchError(f"unknown representation {representation!r} (choose from {', '.join(REPRESENTATIONS)})")
-    options = previous.manifest.get("options", {}) if previous is not None and not paths else {
-        "text_field": text_field, "max_file_bytes": max_file_bytes, "exclude": list(exclude or []),
-        "representation": representation, "lexical_weight": lexical_weight}
+    options = {"text_field": text_field, "max_file_bytes": max_file_bytes, "exclude": list(exclude or []),
+               "representation": representation, "lexical_weight": lexical_weight}
+    if recorded is not None and not paths:  # an update without paths keeps what the index was built with
+        options.update(recorded.get("options") or {})
 
     chunks = collect_chunks(sources, options["text_field"], options["max_file_bytes"], options["exclude"], summary)
     if not chunks:
@@ -172,8 +181,7 @@ def _build(name: str, paths: list[str] | None, home: Home, model: str | None, te
         previous.close()
         return summary
 
-    encoder = index_encoder(home, model or (previous.manifest["encoder"]["name"] if previous is not None else None),
-                            previous.manifest["encoder"] if previous is not None else None)
+    encoder = resolve_encoder(home, model, previous.manifest["encoder"] if previous is not None else None)
     old = _old_vectors(previous, encoder.info.digest)
     vectors = _embed(chunks, hashes, options["representation"], encoder, old, summary, progress)
     rows = [(c.path, c.start_line, c.end_line, c.kind, c.name, h, c.text,

@@ -123,9 +123,9 @@ def repair(home: Home | Path | str, name: str) -> dict:
             from embedsearch.chunking import Chunk
             from embedsearch.indexing import chunk_vectors
             from embedsearch.representation import NAMED
-            from embedsearch.search import query_encoder_for
+            from embedsearch.encoding import resolve_encoder
 
-            encoder = query_encoder_for(manifest["encoder"])
+            encoder = resolve_encoder(home, built=manifest["encoder"], for_queries=True, index_name=name)
             chunks = [Chunk(r[0], r[1], r[2], r[3], r[4], r[6]) for r in rows]
             representation = manifest.get("options", {}).get("representation", NAMED)
             vectors, _ = chunk_vectors(chunks, representation, encoder)

@@ -327,26 +327,3 @@ def _export(encoder, out: Path) -> dict:
         "exported_with": {"torch": torch.__version__, "onnxruntime": ort.__version__},
         "files": {name: file_digest(out / name) for name in (MODEL_FILE, WEIGHTS_FILE, TOKENIZER_FILE)},
     }
-
-
-def index_encoder(home: Path, model: str | None, previous: dict | None = None):
-    """The encoder `build_index` embeds with.
-
-    Updating an index whose encoder (`previous`, its manifest entry) has an ONNX export in
-    the cache needs no torch at all: the export is of exactly the weights that made the
-    stored vectors. Otherwise the torch model is loaded (its digest is the encoder's
-    identity), exported once for this and every later query, and the export does the
-    embedding, being faster on CPU and equal within float rounding (see bench/README.md).
-    A model that cannot be exported is used through torch."""
-    from embedsearch.encoders import canonical_name, get_encoder
-
-    if previous is not None and canonical_name(model or previous["name"]) == previous["name"]:
-        fast = cached_encoder(home, previous, bulk=True)
-        if fast is not None:
-            return fast
-    encoder = get_encoder(model)
-    if try_export(home, encoder) is not None:
-        fast = cached_encoder(home, encoder.info.as_dict(), bulk=True)
-        if fast is not None:
-            return fast
-    return encoder

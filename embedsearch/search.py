@@ -72,47 +72,9 @@ def display_path(path: str, sources: list[str] = ()) -> str:
 
 def query_encoder(index: Index, model: str | None = None):
     """The encoder that built `index`, refusing any other."""
-    return query_encoder_for(index.manifest["encoder"], model, index.name, home=index.home)
+    from embedsearch.encoding import resolve_encoder
 
-
-def query_encoder_for(built: dict, model: str | None = None, index_name: str = "",
-                      home: Home | Path | str | None = None):
-    """The encoder an index's manifest describes; refused when `model` names another, or
-    when the weights loaded here are not the ones that made the index.
-
-    With `home`, an ONNX export of exactly those weights (cached by digest, see
-    onnx_encoder.py) answers without importing torch; without one, the torch encoder
-    answers and the export is made for the next query."""
-    if model is not None:
-        _refuse_other_model(model, built["name"], index_name)
-    if home is not None:
-        from embedsearch.onnx_encoder import cached_encoder
-
-        fast = cached_encoder(home, built)
-        if fast is not None:
-            return fast
-    from embedsearch.encoders import get_encoder
-
-    encoder = get_encoder(built["name"])
-    if encoder.info.digest != built["digest"] or encoder.info.dim != int(built["dim"]):
-        raise EmbedsearchError(
-            f"encoder {built['name']!r} loaded here (weights {encoder.info.digest[:12]}, dim "
-            f"{encoder.info.dim}) is not the one that built index {index_name!r} (weights "
-            f"{built['digest'][:12]}, dim {built['dim']}); rebuild the index with --rebuild"
-        )
-    if home is not None:
-        from embedsearch.onnx_encoder import try_export
-
-        try_export(home, encoder)
-    return encoder
-
-
-def _refuse_other_model(model: str, built_name: str, index_name: str) -> None:
-    from embedsearch.encoders import canonical_name
-
-    if canonical_name(model) != built_name:
-        raise EmbedsearchError(f"index {index_name!r} was built with encoder {built_name!r}; "
-                               f"queries with {canonical_name(model)!r} would not be comparable")
+    return resolve_encoder(index.home, model, index.manifest["encoder"], for_queries=True, index_name=index.name)
 
 
 def nearest(index: Index, vectors: np.ndarray, k: int, exact: bool = False,

@@ -14,6 +14,14 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+def pytest_configure(config) -> None:
+    """The fake encoder (tests/fake_encoder.py) is resolvable by name in every test."""
+    from embedsearch.encoders import register_encoder
+    from tests.fake_encoder import FAKE, HashingEncoder
+
+    register_encoder(FAKE, HashingEncoder)
+
+
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh index home, also exported as EMBEDSEARCH_HOME for CLI runs."""

@@ -7,6 +7,7 @@ import click
 import pytest
 
 from embedsearch.cli import main
+from tests.fake_encoder import FAKE
 
 
 def leaf_commands(group: click.Group, prefix: tuple[str, ...] = ()):
@@ -96,7 +97,7 @@ def test_a_queries_file_that_is_not_utf8_is_one_line(cli, home, tmp_path):
     from embedsearch.indexing import build_index
     from tests.conftest import copy_stdlib
 
-    build_index("q", [str(copy_stdlib(tmp_path / "src", ["shlex.py"]))], home)
+    build_index("q", [str(copy_stdlib(tmp_path / "src", ["shlex.py"]))], home, model=FAKE)
     bad = tmp_path / "q.txt"
     bad.write_bytes(b"split a command line\n\xff\xfe quote\n")
     r = cli("--home", home, "search", "q", "--queries", bad)

@@ -9,6 +9,7 @@ from embedsearch.errors import Busy, Damaged, EmbedsearchError, UnknownName
 from embedsearch.search import search
 from embedsearch.home import Home
 from embedsearch.store import Index
+from tests.fake_encoder import FAKE
 
 
 def test_typed_errors_for_unknown_busy_and_damaged(tmp_path, cli):
@@ -16,7 +17,7 @@ def test_typed_errors_for_unknown_busy_and_damaged(tmp_path, cli):
     from tests.conftest import copy_stdlib
 
     home = tmp_path / "home"
-    build_index("shl", [str(copy_stdlib(tmp_path / "src", ["shlex.py"]))], home)
+    build_index("shl", [str(copy_stdlib(tmp_path / "src", ["shlex.py"]))], home, model=FAKE)
     with pytest.raises(UnknownName, match="did you mean 'shl'"):
         search(home, "shlx", ["split"])
     with Home(home).lock("shl"):

@@ -13,6 +13,7 @@ from embedsearch.errors import EmbedsearchError
 from embedsearch.indexing import build_index
 from embedsearch.search import search, similar
 from embedsearch.store import Index
+from tests.fake_encoder import FAKE
 
 
 def names(hits):
@@ -106,7 +107,7 @@ def test_incremental_update_adds_changes_and_removes(tmp_path, cli):
 
     corpus = copy_stdlib(tmp_path / "src", ["textwrap.py", "csv.py"])
     home = tmp_path / "home"
-    first = build_index("inc", [str(corpus)], home)
+    first = build_index("inc", [str(corpus)], home, model=FAKE)  # counting, not the encoder, is checked
     assert first.added == first.chunks and first.embedded > 0
 
     again = build_index("inc", None, home)  # no paths: the ones recorded in the manifest
@@ -143,7 +144,7 @@ def test_index_cli_summary_counts_skips_and_bad_files(tmp_path, cli):
     (src / "empty.py").write_text("")
     (src / "blob.py").write_bytes(b"\x00\x01\x02binary")
     (src / "docs.jsonl").write_text('{"title": "Intro", "text": "How to install the tool"}\n')
-    r = cli("--home", tmp_path / "home", "index", src, "--name", "mixed")
+    r = cli("--home", tmp_path / "home", "index", src, "--name", "mixed", "--model", FAKE)
     assert r.exit_code == 0, r.output
     assert "4 files read" in r.output
     assert "skipped 1: binary" in r.output and "skipped 1: empty" in r.output
@@ -227,7 +228,7 @@ def test_moved_lines_are_rewritten_without_re_embedding(tmp_path):
     src.mkdir()
     (src / "m.py").write_text("def alpha():\n    return 1\n\n\ndef beta():\n    return 2\n")
     home = tmp_path / "home"
-    build_index("mv", [str(src)], home)
+    build_index("mv", [str(src)], home, model=FAKE)
     (src / "m.py").write_text("\n\n\n" + (src / "m.py").read_text())
     update = build_index("mv", None, home)
     assert not update.up_to_date and update.embedded == 0 and update.unchanged == 2
@@ -258,7 +259,7 @@ def test_rebuild_embeds_everything_again(tmp_path, cli):
 
     corpus = copy_stdlib(tmp_path / "src", ["shlex.py"])
     home = tmp_path / "home"
-    r = cli("--home", home, "index", corpus, "--name", "rb", "--json")
+    r = cli("--home", home, "index", corpus, "--name", "rb", "--json", "--model", FAKE)
     first = json.loads(r.output.splitlines()[-1])
     before = Index(home, "rb")
     old = np.asarray(before.vectors).copy()
@@ -266,12 +267,12 @@ def test_rebuild_embeds_everything_again(tmp_path, cli):
     before.close()
     r = cli("--home", home, "index", corpus, "--name", "rb", "--json")
     assert json.loads(r.output.splitlines()[-1])["up_to_date"]
-    r = cli("--home", home, "index", corpus, "--name", "rb", "--rebuild", "--json")
+    r = cli("--home", home, "index", "--name", "rb", "--rebuild", "--json")  # its sources and encoder again
     again = json.loads(r.output.splitlines()[-1])
     assert again["embedded"] == again["chunks"] == first["chunks"] and again["added"] == again["chunks"]
     after = Index(home, "rb")
     try:
-        assert after.manifest["generation"] == generation + 1
+        assert after.manifest["generation"] == generation + 1 and after.manifest["encoder"]["name"] == FAKE
         assert np.allclose(np.asarray(after.vectors), old, atol=1e-5)  # same encoder, same texts
     finally:
         after.close()

@@ -18,6 +18,7 @@ import pytest
 from embedsearch.errors import EmbedsearchError
 from embedsearch.integrity import check, repair
 from embedsearch.store import Index
+from tests.fake_encoder import FAKE
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -80,7 +81,7 @@ def test_second_writer_fails_fast_with_a_clear_message(tmp_path, cli):
     src.mkdir()
     (src / "a.py").write_text("def a():\n    return 1\n")
     with Home(tmp_path / "home").lock("held"):
-        r = cli("--home", tmp_path / "home", "index", src, "--name", "held")
+        r = cli("--home", tmp_path / "home", "index", src, "--name", "held", "--model", FAKE)
     assert r.exit_code == 1 and "being written by another process" in r.output
 
 
@@ -320,7 +321,7 @@ def test_strange_files_are_handled_and_counted(tmp_path, cli):
     (src / "loop").symlink_to(src)
     os.mkfifo(src / "pipe.py")
     (src / "big.md").write_text("# big\n" + "word " * 300_000)
-    r = cli("--home", tmp_path / "home", "index", src, "--name", "odd", "--json")
+    r = cli("--home", tmp_path / "home", "index", src, "--name", "odd", "--json", "--model", FAKE)
     assert r.exit_code == 0, r.output
     summary = json.loads(r.output)
     assert summary["files_read"] == 3  # ok.py, longline.js, crlf.py
@@ -400,7 +401,7 @@ def test_repair_never_pairs_one_generations_items_with_anothers_vectors(tmp_path
 
     corpus = copy_stdlib(tmp_path / "src", ["shlex.py"])
     home = tmp_path / "home"
-    build_index("ids", [str(corpus)], home)
+    build_index("ids", [str(corpus)], home, model=FAKE)  # the encoder is not what this checks
     source = corpus / "shlex.py"
     source.write_text('"""Shifted."""\n\ndef first():\n    """Comes first now."""\n    return 1\n\n\n'
                       + source.read_text())
@@ -471,7 +472,7 @@ def test_the_writer_holds_its_lock_for_the_whole_run(tmp_path, cli):
 def test_a_failed_first_build_leaves_no_folder(tmp_path, cli):
     empty = tmp_path / "empty"
     empty.mkdir()
-    r = cli("--home", tmp_path / "home", "index", empty, "--name", "nothing")
+    r = cli("--home", tmp_path / "home", "index", empty, "--name", "nothing", "--model", FAKE)
     assert r.exit_code == 1 and "no text to index" in r.output
     assert not (tmp_path / "home" / "nothing").exists()
 
@@ -571,7 +572,7 @@ def test_an_altered_chunk_text_is_never_served_or_kept(tmp_path, cli):
 
     corpus = copy_stdlib(tmp_path / "src", ["shlex.py"])
     home = tmp_path / "home"
-    build_index("alt", [str(corpus)], home)
+    build_index("alt", [str(corpus)], home, model=FAKE)
     (corpus / "shlex.py").write_text((corpus / "shlex.py").read_text() + "\n\ndef extra():\n    return 1\n")
     build_index("alt", None, home)
     manifest = json.loads((home / "alt" / "manifest.json").read_text())
@@ -595,7 +596,7 @@ def test_a_manifest_missing_its_fields_is_damaged_not_an_internal_error(tmp_path
     from tests.conftest import copy_stdlib
 
     home = tmp_path / "home"
-    build_index("mf", [str(copy_stdlib(tmp_path / "src", ["shlex.py"]))], home)
+    build_index("mf", [str(copy_stdlib(tmp_path / "src", ["shlex.py"]))], home, model=FAKE)
     path = home / "mf" / "manifest.json"
     manifest = json.loads(path.read_text())
     del manifest["files"]

@@ -230,9 +230,9 @@ def test_an_update_embeds_only_new_or_changed_chunks_and_never_imports_torch(tmp
                 for t in embed_texts(c, "summarised-v1")}
     assert len(expected) >= 3  # quote's code and summary, shout's code and summary (+ a moved window)
 
-    import embedsearch.onnx_encoder as onnx_encoder
+    import embedsearch.encoding as encoding
 
-    real = onnx_encoder.index_encoder
+    real = encoding.resolve_encoder
     asked: list[str] = []
 
     def spying(*args, **kwargs):
@@ -246,11 +246,11 @@ def test_an_update_embeds_only_new_or_changed_chunks_and_never_imports_torch(tmp
         encoder.encode = encode
         return encoder
 
-    onnx_encoder.index_encoder = spying
+    encoding.resolve_encoder = spying
     try:
         summary = build_index("u", None, home)
     finally:
-        onnx_encoder.index_encoder = real
+        encoding.resolve_encoder = real
     assert sorted(asked) == sorted(expected) and summary.texts_embedded == len(expected)
     index = Index(home, "u")
     try:
