@@ -1,27 +1,37 @@
 """Use embedsearch as a library instead of the CLI.
 
 Run from the repository root:  .venv/bin/python examples/library_api.py
-It indexes this folder's FAQ (JSONL, one record per line) into a temporary home and asks
-two questions, then finds the records most like one of them.
+It indexes this folder's FAQ (JSONL, one record per line) into a temporary home, asks two
+questions, finds the records most like one of them, checks the index, and looks up a word
+in the packaged GloVe table.
 """
 
 import tempfile
 from pathlib import Path
 
-from embedsearch.indexing import build_index
-from embedsearch.search import search, similar
+import embedsearch
+from embedsearch.tables.ops import neighbours
 
 here = Path(__file__).parent
 with tempfile.TemporaryDirectory() as tmp:
-    home = Path(tmp)
-    summary = build_index("faq", [str(here / "embeddings_faq.jsonl")], home)
-    print(f"indexed {summary.chunks} records in {summary.seconds:.1f} s")
+    home = embedsearch.Home(tmp)
+    faq = embedsearch.CodeIndex.build(home, "faq", [here / "embeddings_faq.jsonl"])
+    print(f"indexed {faq.last_run.chunks} records in {faq.last_run.seconds:.1f} s")
 
     questions = ["why do movies have a bias?", "how does approximate search stay fast?"]
-    for question, hits in zip(questions, search(home, "faq", questions, k=2)):
+    for question, hits in zip(questions, faq.search(questions, k=2)):
         print(f"\n{question}")
         for hit in hits:
             print(f"  {hit.score:.3f}  {hit.name:<15} {hit.meta.get('topic', '')}")
 
-    _, hits = similar(home, "faq", text="vector arithmetic on word embeddings", k=3)
+    _, hits = faq.similar(text="vector arithmetic on word embeddings", k=3)
     print("\nlike 'vector arithmetic on word embeddings':", [h.name for h in hits])
+    print("index whole:", faq.check().ok)
+
+    try:
+        embedsearch.CodeIndex(home, "fqa").search("anything")
+    except embedsearch.UnknownName as exc:  # typed errors: no string matching
+        print(f"\n{exc}")
+
+    glove = embedsearch.open_table(home, "glove-6B-50d")
+    print("\nnearest to 'embedding' in", glove.name, [n.key for n in neighbours(glove, "embedding", k=4)])

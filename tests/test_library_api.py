@@ -1,0 +1,44 @@
+"""The Python API a user imports: `embedsearch.Home`, `CodeIndex`, `open_table`, typed errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import embedsearch
+from tests.conftest import copy_stdlib
+from tests.fake_encoder import FAKE
+
+
+def test_a_code_index_is_one_noun_with_the_verbs_a_user_says(tmp_path):
+    corpus = copy_stdlib(tmp_path / "src", ["shlex.py"])
+    home = embedsearch.Home(tmp_path / "home")
+    ix = embedsearch.CodeIndex.build(home, "shl", [corpus], model=FAKE)
+    assert ix.last_run.chunks == ix.last_run.embedded > 10
+    one = ix.search("split a string like a shell", k=3)  # one query: one list of hits
+    assert len(one) == 3 and "split" in {h.name for h in one}  # the fake encoder: ranking is not checked here
+    both = ix.search(["quote a string for the shell", "split a string like a shell"], k=3)
+    assert len(both) == 2 and both[1] == one
+    assert ix.update().up_to_date  # the recorded sources, nothing changed
+    source, like = ix.similar(path=corpus / "shlex.py", line=1, k=2)
+    assert source is not None and len(like) == 2
+    assert ix.check().ok and ix.info()["items"] == ix.last_run.chunks
+    assert len(ix.table().keys) == ix.info()["items"]
+    same = embedsearch.CodeIndex(str(tmp_path / "home"), "shl")  # a str home is the same home
+    assert same.search("split a string like a shell", k=3) == one
+    ix.remove()
+    with pytest.raises(embedsearch.UnknownName):
+        same.search("anything")
+    with pytest.raises(embedsearch.EmbedsearchError, match="invalid index name"):
+        embedsearch.CodeIndex(home, "../escape")
+
+
+def test_importing_the_package_loads_nothing_heavy():
+    code = ("import sys, embedsearch; embedsearch.Home; embedsearch.CodeIndex; "
+            "print(sorted(m for m in ('numpy', 'torch', 'hnswlib', 'onnxruntime') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+    with pytest.raises(AttributeError):
+        embedsearch.NoSuchThing  # noqa: B018
