@@ -135,6 +135,8 @@ def _faults(tmp_path: Path, base: Path, args, settled) -> None:
             again = _child(*run)
             assert again.returncode == 0, again.stdout + again.stderr
             assert settled(Home(work)) == "new"
+            left = [p.name for p in work.rglob("*") if ".tmp" in p.name or ".old-" in p.name]
+            assert not left, left  # the next write collected whatever the fault left
             shutil.rmtree(work)
     assert "old" in seen  # a fault before the commit point was seen to keep the old state
 
@@ -222,3 +224,27 @@ def test_without_an_atomic_exchange_a_folder_moved_aside_is_put_back(tmp_path, m
     assert (target / "v").read_text() == "old" and not list(target.parent.glob(".t.*"))
     home.replace_folder(target, lambda tmp: (tmp / "v").write_text("new"))
     assert (target / "v").read_text() == "new"
+
+
+def test_a_planted_pickle_in_a_saved_model_is_refused_not_run(tmp_path):
+    """Loading never unpickles arbitrary objects (torch.load(weights_only=True)): a
+    weights.pt that would run code on load is reported as damaged, and the code never runs."""
+    import pickle
+
+    from embedsearch.cf.saved import load_model
+    from tests.cf_synthetic import write
+
+    data = tmp_path / "data"
+    write(data)
+    home = tmp_path / "home"
+    assert _child("cf", str(home), "m", str(data), "1").returncode == 0
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    (home / "m" / "weights.pt").write_bytes(pickle.dumps(Payload(), protocol=2))
+    with pytest.raises(Damaged, match="damaged"):
+        load_model(home, "m")
+    assert not marker.exists()

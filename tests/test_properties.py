@@ -3,7 +3,10 @@ empty chunk, stays inside the file, and covers every non-blank line."""
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings
+import json
+
+import numpy as np
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from embedsearch.chunking import chunk_text
@@ -65,3 +68,108 @@ def test_record_parsers_raise_only_clear_errors(text):
             continue
         for c in chunks:
             assert c.text.strip() and c.start_line >= 1 and c.end_line >= c.start_line
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=400), st.sampled_from([".txt", ".vec", ".bin", ".npy"]))
+def test_word_vector_readers_end_in_rows_or_one_clear_error(tmp_path_factory, data, suffix):
+    """Whatever bytes a word-vector file holds (a lying header, binary junk, a planted
+    .npy), reading it gives rows or an EmbedsearchError, never another exception."""
+    from embedsearch.tables.wordvec_files import read_vectors
+
+    path = tmp_path_factory.mktemp("wv") / f"w{suffix}"
+    path.write_bytes(data)
+    try:
+        parsed = read_vectors(path, "auto")
+    except EmbedsearchError:
+        return
+    assert len(parsed.keys) == parsed.vectors.shape[0] and parsed.vectors.ndim == 2
+
+
+OPS = st.sampled_from(["edit", "update", "update", "repair", "search", "search", "corrupt vectors", "corrupt items", "corrupt hnsw",
+                       "corrupt manifest", "delete vectors", "delete items", "delete hnsw"])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(OPS, min_size=3, max_size=9), st.integers(0, 2**16))
+def test_random_updates_damage_and_repairs_never_serve_a_wrong_vector(tmp_path_factory, ops, seed):
+    """Index, then any sequence of source edits, updates, damaged or deleted files, repairs
+    and searches: a search either refuses with one error, or every hit's stored vector is
+    the vector of the very text it shows (re-encoded and compared). Uses the fake encoder,
+    so hundreds of operations take seconds."""
+    import random
+
+    from embedsearch.chunking import Chunk
+    from embedsearch.indexing import build_index, chunk_vectors
+    from embedsearch.integrity import repair
+    from embedsearch.search import query_encoder, search
+    from embedsearch.store import Index
+    from tests.fake_encoder import FAKE
+
+    rng = random.Random(seed)
+    root = tmp_path_factory.mktemp("seq")
+    src, home = root / "src", root / "home"
+    src.mkdir()
+    words = ["parse", "quote", "split", "join", "wrap", "fill", "escape", "token", "shell", "line"]
+
+    def function(i: int) -> str:
+        a, b = rng.sample(words, 2)
+        return f"def {a}_{b}_{i}(text):\n    \"\"\"{a.title()} the {b}.\"\"\"\n    return text.{a}()\n"
+
+    files = {f"m{j}.py": [function(i) for i in range(rng.randint(2, 5))] for j in range(2)}
+
+    def write_sources() -> None:
+        for name, fns in files.items():
+            (src / name).write_text("\n\n".join(fns))
+
+    write_sources()
+    build_index("seq", [str(src)], home, model=FAKE)
+    for op in [*ops, "repair", "search"]:  # each sequence ends repaired and asked
+        folder = home / "seq"
+        try:
+            manifest = json.loads((folder / "manifest.json").read_text())
+        except (OSError, ValueError):
+            manifest = None
+        if op == "edit":
+            fns = files[rng.choice(sorted(files))]
+            if fns and rng.random() < 0.4:
+                fns.pop(rng.randrange(len(fns)))
+            else:
+                fns.insert(rng.randint(0, len(fns)), function(rng.randint(100, 999)))
+            write_sources()
+        elif op == "update":
+            try:
+                build_index("seq", None, home)
+            except EmbedsearchError:
+                pass
+        elif op == "repair":
+            try:
+                repair(home, "seq")
+            except EmbedsearchError:
+                pass
+        elif op.startswith(("corrupt", "delete")) and manifest is not None:
+            role = op.split()[1]
+            path = folder / "manifest.json" if role == "manifest" else folder / manifest["files"][role]["file"]
+            if not path.exists():
+                continue
+            if op.startswith("delete"):
+                path.unlink()
+            else:
+                data = bytearray(path.read_bytes())
+                for i in range(rng.randrange(len(data)), len(data), max(len(data) // 7, 1)):
+                    data[i] ^= 0x5A
+                path.write_bytes(bytes(data))
+        elif op == "search":
+            query = f"{rng.choice(words)} the {rng.choice(words)}"
+            try:
+                hits = search(home, "seq", [query], k=5)[0]
+                index = Index(home, "seq")
+            except EmbedsearchError:
+                event("search refused")
+                continue
+            with index:
+                stored = np.asarray(index.hnsw.get_items([h.id for h in hits]))  # what the search ranked by
+                fresh, _ = chunk_vectors([Chunk(h.path, h.start_line, h.end_line, h.kind, h.name, h.text) for h in hits],
+                                         index.manifest["options"]["representation"], query_encoder(index))
+            assert float((stored * fresh).sum(axis=1).min()) > 0.999, (ops, seed)
+            event(f"search answered with {min(len(hits), 5)} hits")
