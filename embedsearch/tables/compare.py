@@ -15,13 +15,14 @@ Neighbours are searched among the shared keys only, so both tables answer the sa
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from embedsearch.errors import EmbedsearchError
-from embedsearch.evaluate.similarity import spearman
+from embedsearch.correlation import spearman
 from embedsearch.home import Home
 from embedsearch.tables.base import Table
 
@@ -45,8 +46,8 @@ class PairReport:
 
     def as_dict(self) -> dict:
         return {"a": self.a, "b": self.b, "shared_keys": self.shared, "keys_used": self.used, "k": self.k,
-                f"overlap@{self.k}": self.overlap, "linear_cka": self.cka, "cosine_spearman": self.cosine_spearman,
-                f"genre_agreement@{self.k}": self.genre_agreement or None, "cka_rows": self.cka_rows}
+                "overlap": self.overlap, "linear_cka": self.cka, "cosine_spearman": self.cosine_spearman,
+                "genre_agreement": self.genre_agreement or None, "cka_rows": self.cka_rows}  # both at k
 
 
 @dataclass
@@ -217,7 +218,7 @@ def movie_tables(home: Path, cf_model: str | None, data: str | None, progress=No
     """The same movies three ways: CF item factors, the sentence encoder on "title (year):
     genres", GloVe averaged over title words. Uses the named CF model (or the only/first one)."""
     from embedsearch.cf.saved import list_models
-    from embedsearch.tables.movies import build_movie_tables, movie_folder
+    from embedsearch.tables.movies import movie_folder
     from embedsearch.tables.registry import open_table
 
     models = list_models(home)
@@ -236,3 +237,38 @@ def movie_tables(home: Path, cf_model: str | None, data: str | None, progress=No
 
 def _cf_source(home: Home | Path | str, model: str) -> str:
     return (Home.of(home).peek(model) or {}).get("source", "")
+
+
+def build_movie_tables(home: Home | Path | str, folder: Path,
+                       progress: Callable[[int], Callable[[int], None]] | None = None,
+                       limit: int | None = None) -> dict:
+    """Build (or reuse) movies-minilm and movies-glove from a MovieLens folder; returns
+    {name: Table}. Reused when the same folder and movie count made them before.
+    `progress(total)` returns the callback the encoder advances."""
+    from embedsearch.tables.movies import ENCODER_TABLE, GLOVE_TABLE, encoder_rows, glove_rows, read_movies
+    from embedsearch.tables.registry import open_table, read_registry, register_derived
+
+    movies = read_movies(folder)
+    if limit:
+        movies = movies[:limit]
+    stamp = {"folder": str(Path(folder).resolve()), "movies": len(movies)}
+    labels = {m.key: m.genres for m in movies}
+    reg = read_registry(home)
+    out = {}
+    for name in (ENCODER_TABLE, GLOVE_TABLE):
+        if reg.get(name, {}).get("stamp") == stamp:
+            try:
+                out[name] = open_table(home, name)
+                continue
+            except EmbedsearchError:
+                pass
+        if name == ENCODER_TABLE:
+            vectors = encoder_rows(movies, progress(len(movies)) if progress else None)
+            keys = [m.key for m in movies]
+            source = f"all-MiniLM-L6-v2 on 'title (year): genres' of {len(movies)} movies in {folder}"
+        else:
+            kept, vectors = glove_rows(movies)
+            keys = [m.key for m in kept]
+            source = f"mean GloVe 6B 50d vector of the title words of {len(kept)} movies in {folder}"
+        out[name] = register_derived(home, name, keys, vectors, source, {k: labels[k] for k in keys}, stamp)
+    return out

@@ -130,37 +130,3 @@ def glove_rows(movies: list[Movie]) -> tuple[list[Movie], np.ndarray]:
             kept.append(m)
             vecs.append(np.asarray(table.vectors[idx], dtype=np.float32).mean(axis=0))
     return kept, (np.stack(vecs) if vecs else np.zeros((0, 50), dtype=np.float32))
-
-
-def build_movie_tables(home: Path, folder: Path,
-                       progress: Callable[[int], Callable[[int], None]] | None = None,
-                       limit: int | None = None) -> dict:
-    """Build (or reuse) movies-minilm and movies-glove from a MovieLens folder; returns
-    {name: Table}. Reused when the same folder and movie count made them before.
-    `progress(total)` returns the callback the encoder advances."""
-    from embedsearch.tables.registry import open_table, read_registry, register_derived
-
-    movies = read_movies(folder)
-    if limit:
-        movies = movies[:limit]
-    stamp = {"folder": str(Path(folder).resolve()), "movies": len(movies)}
-    labels = {m.key: m.genres for m in movies}
-    reg = read_registry(home)
-    out = {}
-    for name in (ENCODER_TABLE, GLOVE_TABLE):
-        if reg.get(name, {}).get("stamp") == stamp:
-            try:
-                out[name] = open_table(home, name)
-                continue
-            except EmbedsearchError:
-                pass
-        if name == ENCODER_TABLE:
-            vectors = encoder_rows(movies, progress(len(movies)) if progress else None)
-            keys = [m.key for m in movies]
-            source = f"all-MiniLM-L6-v2 on 'title (year): genres' of {len(movies)} movies in {folder}"
-        else:
-            kept, vectors = glove_rows(movies)
-            keys = [m.key for m in kept]
-            source = f"mean GloVe 6B 50d vector of the title words of {len(kept)} movies in {folder}"
-        out[name] = register_derived(home, name, keys, vectors, source, {k: labels[k] for k in keys}, stamp)
-    return out
