@@ -7,6 +7,7 @@ is one matrix product.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,15 +50,24 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
     return v / np.where(norms == 0, 1, norms)
 
 
-def build_hnsw(vectors: np.ndarray, params: HnswParams = HnswParams(), labels: np.ndarray | None = None):
-    """An hnswlib index over unit rows; label i is row i unless labels are given."""
+ADD_BLOCK = 10_000  # rows per hnswlib add_items call when progress is reported, so the bar moves
+
+
+def build_hnsw(vectors: np.ndarray, params: HnswParams = HnswParams(), labels: np.ndarray | None = None,
+               progress: Callable[[int], None] | None = None):
+    """An hnswlib index over unit rows (n, d); label i is row i unless labels are given.
+    With `progress`, rows are added in blocks and it is told how many after each."""
     import hnswlib
 
     n, dim = vectors.shape
     index = hnswlib.Index(space="ip", dim=dim)
     index.init_index(max_elements=max(n, 1), ef_construction=params.ef_construction, M=params.M)
-    if n:
-        index.add_items(vectors, labels if labels is not None else np.arange(n))
+    labels = labels if labels is not None else np.arange(n)
+    step = ADD_BLOCK if progress else max(n, 1)
+    for s in range(0, n, step):
+        index.add_items(vectors[s:s + step], labels[s:s + step])
+        if progress:
+            progress(min(step, n - s))
     index.set_ef(params.ef_search)
     return index
 

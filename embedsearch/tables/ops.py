@@ -21,7 +21,6 @@ from embedsearch.errors import EmbedsearchError
 from embedsearch.home import Home
 from embedsearch.tables.base import Table
 
-_ADD_BLOCK = 10_000  # rows per hnswlib add_items call, so the progress bar moves
 
 
 @dataclass
@@ -58,9 +57,7 @@ def hnsw_for(table: Table, home: Home | Path | str, params: HnswParams = HnswPar
              progress: Callable[[int], Callable[[int], None]] | None = None):
     """The table's HNSW graph: loaded from HOME/.tables/NAME/ if built for these exact rows,
     else built now (reporting progress) and saved for next time."""
-    import hnswlib
-
-    from embedsearch.ann import load_hnsw
+    from embedsearch.ann import build_hnsw, load_hnsw
 
     home = Home.of(home)
     folder = home.table_rows(table.name)
@@ -72,16 +69,7 @@ def hnsw_for(table: Table, home: Home | Path | str, params: HnswParams = HnswPar
             return load_hnsw(graph_path, table.dim, len(table), params.ef_search)
     except (OSError, ValueError, EmbedsearchError):
         pass
-    unit = table.unit()  # (n, d)
-    index = hnswlib.Index(space="ip", dim=table.dim)
-    index.init_index(max_elements=max(len(table), 1), ef_construction=params.ef_construction, M=params.M)
-    advance = progress(len(table)) if progress else None
-    for s in range(0, len(table), _ADD_BLOCK):
-        block = unit[s:s + _ADD_BLOCK]
-        index.add_items(block, np.arange(s, s + len(block)))
-        if advance:
-            advance(len(block))
-    index.set_ef(params.ef_search)
+    index = build_hnsw(table.unit(), params, progress=progress(len(table)) if progress else None)
     try:  # by the home's commit protocol: a reader finds the old graph or the new one
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f".hnsw.{os.getpid()}.bin"
