@@ -644,3 +644,33 @@ def test_registry_and_stamp_writes_leave_no_temps_and_wait_in_one_line(tmp_path,
     with FileLock(str(home / ".tables.json.lock")):
         with pytest.raises(Busy, match="table registry"):
             registry.add_file(home, "w2", words)
+
+
+def test_repair_keeps_no_vectors_that_are_not_their_texts(tmp_path):
+    """A generation whose two copies of the vectors agree with each other and with the
+    manifest but belong to other rows (as a buggy writer would leave it) passes every digest;
+    repair re-encodes a sample, sees the mismatch and embeds the texts again instead of
+    keeping the pairing."""
+    from embedsearch.ann import HnswParams
+    from embedsearch.chunking import Chunk
+    from embedsearch.indexing import build_index, chunk_vectors
+    from embedsearch.integrity import _rows
+    from embedsearch.search import query_encoder
+    from embedsearch.store import write_generation
+    from tests.conftest import copy_stdlib
+
+    home = tmp_path / "home"
+    build_index("rot", [str(copy_stdlib(tmp_path / "src", ["shlex.py"]))], home, model=FAKE)
+    with Index(home, "rot") as index:
+        manifest, vectors = index.manifest, np.roll(np.asarray(index.vectors), 1, axis=0)
+        rows = _rows(home / "rot" / manifest["files"]["items"]["file"])
+    base = {k: manifest[k] for k in ("kind", "encoder", "sources", "options", "created")}
+    write_generation(home, "rot", base, vectors, rows, HnswParams.from_dict(manifest["hnsw"]))
+    assert check(home, "rot").ok  # nothing on disk can tell
+    done = repair(home, "rot")
+    assert "disagreed with their re-encoded texts" in done["vectors"]
+    with Index(home, "rot") as index:
+        items = index.all_items()
+        fresh, _ = chunk_vectors([Chunk(i.path, i.start_line, i.end_line, i.kind, i.name, i.text) for i in items],
+                                 index.manifest["options"]["representation"], query_encoder(index))
+        assert float((np.asarray(index.vectors) * fresh).sum(axis=1).min()) > 0.999
