@@ -127,7 +127,10 @@ def repair(home: Home | Path | str, name: str) -> dict:
             how = why + "re-embedded the stored texts"
         from embedsearch.ann import HnswParams
 
-        params = HnswParams.from_dict(manifest.get("hnsw") or HnswParams().as_dict())
+        try:
+            params = HnswParams.from_dict(manifest.get("hnsw") or HnswParams().as_dict())
+        except (KeyError, TypeError, ValueError):  # a damaged manifest's parameters: the defaults
+            params = HnswParams()
         base = {k: manifest[k] for k in ("kind", "encoder", "sources", "options", "created") if k in manifest}
         written = write_generation(home, name, base, vectors, rows, params)
     return {"name": name, "items": len(rows), "vectors": how + older, "from_generation": generation,
@@ -248,8 +251,10 @@ def _best_metadata(folder: Path) -> tuple[dict, Path]:
         if path.is_file() and _item_ids(path, report) is not None:
             recorded = _recorded_manifest(path) or {}
             # what the writer recorded wins over an edited manifest (encoder, sources, options)
-            manifest = {**(manifest or {}), **recorded}
-            return manifest, path
+            merged = {**(manifest or {}), **recorded}
+            if isinstance(merged.get("encoder"), dict) and "name" in merged["encoder"]:
+                return merged, path
+            # neither the manifest nor this DB says which encoder made the vectors: not usable
     raise EmbedsearchError(
         f"index {folder.name!r} cannot be repaired: no readable metadata is left; build it again "
         f"with `embedsearch index PATH... --name {folder.name} --rebuild`")
@@ -257,13 +262,20 @@ def _best_metadata(folder: Path) -> tuple[dict, Path]:
 
 def _recorded_manifest(db_path: Path) -> dict | None:
     """What the writer recorded of the manifest in the metadata DB (encoder, sources, options)."""
+    return _recorded_info(db_path, "manifest")
+
+
+def _recorded_info(db_path: Path, key: str) -> dict | None:
+    """One JSON object the writer recorded in the metadata DB's info table (`manifest`: encoder,
+    sources, options; `vectors`: that generation's vectors file and sha256)."""
     try:
         db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
         try:
-            row = db.execute("SELECT value FROM info WHERE key = 'manifest'").fetchone()
+            row = db.execute("SELECT value FROM info WHERE key = ?", (key,)).fetchone()
         finally:
             db.close()
-        return json.loads(row[0]) if row else None
+        value = json.loads(row[0]) if row else None
+        return value if isinstance(value, dict) else None
     except (sqlite3.Error, ValueError):
         return None
 
@@ -303,18 +315,26 @@ def _best_vectors(folder: Path, manifest: dict, n_rows: int, generation: int,
                 return vectors, "kept the intact vectors file"
         entry = files.get("hnsw")
         if entry and (folder / entry["file"]).is_file() and sha256_file(folder / entry["file"]) == entry["sha256"]:
-            vectors = _graph_vectors(load_hnsw(folder / entry["file"], dim, int(manifest["count"]), 10))
-            if vectors.shape == (n_rows, dim):
+            try:
+                vectors = _graph_vectors(load_hnsw(folder / entry["file"], dim, n_rows, 10))
+            except EmbedsearchError:  # a graph of another row count: not these rows' vectors
+                vectors = None
+            if vectors is not None and vectors.shape == (n_rows, dim):
                 return vectors, "restored the vectors from the HNSW graph"
         return None, ""
-    try:
-        vectors = np.load(folder / f"vectors-{generation}.npy", allow_pickle=False)
-        graph = _graph_vectors(load_hnsw(folder / f"hnsw-{generation}.bin", dim, n_rows, 10))
-    except (EmbedsearchError, OSError, ValueError):
+    # another generation's files, which no manifest vouches for: only a vectors file whose
+    # digest that generation's own metadata DB recorded is used (an unverified HNSW graph is
+    # never loaded: hnswlib trusts its file and can crash on a damaged one)
+    recorded = _recorded_info(folder / f"items-{generation}.sqlite", "vectors") or {}
+    path = folder / f"vectors-{generation}.npy"
+    if recorded.get("file") != path.name or not path.is_file() or sha256_file(path) != recorded.get("sha256"):
         return None, ""
-    if (vectors.shape == graph.shape == (n_rows, dim) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-3)
-            and np.allclose(vectors, graph, atol=1e-5)):
-        return vectors.astype(np.float32), f"kept vectors-{generation}.npy (its HNSW graph holds the same rows)"
+    try:
+        vectors = np.load(path, allow_pickle=False)
+    except Exception:  # numpy's header parser raises all kinds on damage
+        return None, ""
+    if vectors.shape == (n_rows, dim) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-3):
+        return vectors.astype(np.float32), f"kept vectors-{generation}.npy (its digest is recorded with its rows)"
     return None, ""
 
 

@@ -89,6 +89,9 @@ def _missing_fields(manifest: dict) -> list[str]:
     encoder = manifest.get("encoder") if isinstance(manifest.get("encoder"), dict) else {}
     if "encoder" not in missing:
         missing += [f"encoder.{k}" for k in ("name", "dim", "digest") if k not in encoder]
+    hnsw = manifest.get("hnsw") if isinstance(manifest.get("hnsw"), dict) else {}
+    if "hnsw" not in missing:
+        missing += [f"hnsw.{k}" for k in ("M", "ef_construction", "ef_search") if not isinstance(hnsw.get(k), int)]
     return missing
 
 
@@ -149,7 +152,11 @@ class Index:
             vectors_path = self.folder / files["vectors"]["file"]
             self._vectors_fh = open(vectors_path, "rb")
             self._vectors_checked = False
-            self._vectors = np.load(vectors_path, mmap_mode="r")
+            try:
+                self._vectors = np.load(vectors_path, mmap_mode="r")
+            except Exception as exc:  # numpy parses the header with ast and tokenize: damage raises anything
+                raise Damaged(f"index {self.name!r} is damaged: cannot read vectors ({type(exc).__name__}: {exc}); "
+                              f"run `embedsearch repair {self.name}`") from None
             if self._vectors.shape != (self.count, dim):
                 raise Damaged(
                     f"index {self.name!r} is damaged: vectors are {self._vectors.shape}, expected ({self.count}, {dim})")
@@ -327,7 +334,10 @@ def _write_files(folder: Path, names: dict, manifest: dict, vectors: np.ndarray,
         fh.flush()
         os.fsync(fh.fileno())
     described = {k: manifest[k] for k in ("kind", "encoder", "sources", "options", "created") if k in manifest}
-    _write_items(folder / names["items"], items, described)
+    # the items DB records its generation's vectors digest, so repair can trust those vectors
+    # for these rows even when the manifest that named them is gone
+    _write_items(folder / names["items"], items, described,
+                 {"file": names["vectors"], "sha256": sha256_file(folder / names["vectors"])})
     index = build_hnsw(vectors, hnsw_params)
     index.save_index(str(folder / names["hnsw"]))
     fsync_path(folder / names["hnsw"])
@@ -380,13 +390,15 @@ def _remove_old_generations(folder: Path, keep: set[int]) -> None:
             p.unlink(missing_ok=True)
 
 
-def _write_items(path: Path, items: list[tuple], described: dict) -> None:
+def _write_items(path: Path, items: list[tuple], described: dict, vectors: dict | None = None) -> None:
     """The metadata DB, with a copy of what the manifest says about the index (encoder,
     sources, options) so `repair` can rebuild a lost manifest."""
     db = sqlite3.connect(path)
     try:
         db.executescript(SCHEMA)
         db.execute("INSERT INTO info (key, value) VALUES ('manifest', ?)", (json.dumps(described),))
+        if vectors is not None:
+            db.execute("INSERT INTO info (key, value) VALUES ('vectors', ?)", (json.dumps(vectors),))
         db.executemany(
             "INSERT INTO items (id, path, start_line, end_line, kind, name, hash, text, meta) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
