@@ -89,14 +89,25 @@ def load_hnsw(path: Path, dim: int, expected: int, ef_search: int):
     return index
 
 
-def hnsw_query(index, queries: np.ndarray, k: int, ef_search: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Top-k (ids, cosine scores) per query row; k is clipped to the index size."""
+def hnsw_query(index, queries: np.ndarray, k: int, ef_search: int | None = None,
+               allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k (ids, cosine scores) per query row; k is clipped to the index size (or to the
+    number of `allowed` rows, a (count,) bool mask searched through hnswlib's filter, with
+    the graph walk widened in proportion to how few rows pass)."""
     count = index.get_current_count()
-    k = min(k, count)
+    k = min(k, count if allowed is None else int(allowed.sum()))
     if k == 0:
         return np.zeros((len(queries), 0), dtype=np.int64), np.zeros((len(queries), 0), dtype=np.float32)
-    index.set_ef(max(ef_search or 0, k, index.ef))
-    labels, distances = index.knn_query(np.atleast_2d(queries).astype(np.float32), k=k)
+    ef = max(ef_search or 0, k, index.ef)
+    if allowed is not None:
+        ef = min(count, max(ef, int(ef * count / max(int(allowed.sum()), 1))))
+    previous = index.ef
+    index.set_ef(ef)
+    try:
+        kwargs = {"filter": lambda label: bool(allowed[label])} if allowed is not None else {}
+        labels, distances = index.knn_query(np.atleast_2d(queries).astype(np.float32), k=k, **kwargs)
+    finally:
+        index.set_ef(previous)
     return labels.astype(np.int64), (1.0 - distances).astype(np.float32)
 
 

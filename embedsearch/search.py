@@ -15,6 +15,7 @@ import numpy as np
 
 from embedsearch.ann import exact_query, hnsw_query
 from embedsearch.errors import EmbedsearchError
+from embedsearch.filters import Filters
 from embedsearch.home import Home
 from embedsearch.representation import clean_query, lexical_query
 from embedsearch.rerank import POOL as RERANK_POOL
@@ -26,6 +27,10 @@ POOL = 100  # candidates taken from each ranking before fusing and folding
 # A query is read up to here: the encoder sees 256 word pieces of it anyway, and a pasted
 # megabyte would otherwise cost seconds of tokenising and stemming (1 MB: 1.5 s; now 0.37 s)
 MAX_QUERY_CHARS = 10_000
+# Under a filter that few rows pass, those rows are searched exactly (a matrix product over
+# at most this many rows read from the verified graph) rather than through the graph
+FILTER_EXACT_BELOW = 5_000
+LEXICAL_LIMIT = 5_000  # BM25 matches read when a filter leaves out most of them
 
 
 @dataclass
@@ -78,40 +83,52 @@ def query_encoder(index: Index, model: str | None = None):
 
 
 def nearest(index: Index, vectors: np.ndarray, k: int, exact: bool = False,
-            exclude: set[int] | None = None) -> list[list[Hit]]:
-    """Top-k hits by cosine per query vector, optionally leaving out some item ids."""
+            exclude: set[int] | None = None, filters: Filters = Filters()) -> list[list[Hit]]:
+    """Top-k hits by cosine per query vector, optionally leaving out some item ids and
+    keeping only items that pass `filters`."""
     _check_k(k)
     exclude = exclude or set()
-    ids, scores = _dense(index, vectors, k + len(exclude), exact)
+    allowed = index.allowed(filters) if filters.restricts_rows() else None
+    ids, scores = _dense(index, vectors, k + len(exclude), exact, allowed)
     out = []
     for row_ids, row_scores in zip(ids.tolist(), scores.tolist()):
-        ranked = [Candidate(i, s, s) for i, s in zip(row_ids, row_scores) if i not in exclude][:k]
+        ranked = [Candidate(i, s, s) for i, s in zip(row_ids, row_scores)
+                  if i not in exclude and (filters.min_score is None or s >= filters.min_score)][:k]
         out.append(_hits(index, ranked))
     return out
 
 
 def answer(index: Index, query: str, vector: np.ndarray, k: int, weight: float, exact: bool = False,
-           fold: bool = True, rerank: bool = True, pool: int = POOL, explain: bool = False) -> list[Hit]:
+           fold: bool = True, rerank: bool = True, pool: int = POOL, explain: bool = False,
+           filters: Filters = Filters(), allowed: np.ndarray | None = None) -> list[Hit]:
     """What `embedsearch search` returns for one (cleaned) query and its vector: the top k
     by cosine + weight × BM25 (scaled so the best lexical match scores 1; dense only when
     `weight` is 0), the best of them re-ranked (see rerank.py) unless `rerank` is off or the
     search is dense only, then functions nested in other functions folded into their
     outermost enclosing function unless `fold` is off (see fold_nested). With `explain`,
-    each hit says what every ranking feature added to its score.
+    each hit says what every ranking feature added to its score. Under `filters` only items
+    that pass are candidates (`allowed`, their mask, when the caller computed it already),
+    and hits scoring under `filters.min_score` are left out.
 
     Re-ranking takes max(RERANK_POOL, 2k) candidates and answers from those alone, so that
     folding, which merges some of them, still leaves k."""
     _check_k(k)
-    ranked = candidates(index, query, vector, max(pool, 2 * k), weight, exact)
+    if allowed is None and filters.restricts_rows():
+        allowed = index.allowed(filters)
+    ranked = candidates(index, query, vector, max(pool, 2 * k), weight, exact, allowed)
     read: list[Item] = []
     if rerank and weight > 0:
         head = ranked[:max(RERANK_POOL, 2 * k)]
         read = index.items([c.id for c in head])
         ranked = rerank_candidates(query, head, read)
-    return _hits(index, (fold_nested(index, ranked) if fold else ranked)[:k], read, weight if explain else None)
+    if fold:
+        ranked = fold_nested(index, ranked, allowed)
+    if filters.min_score is not None:
+        ranked = [c for c in ranked if c.score >= filters.min_score]
+    return _hits(index, ranked[:k], read, weight if explain else None)
 
 
-def fold_nested(index: Index, ranked: list[Candidate]) -> list[Candidate]:
+def fold_nested(index: Index, ranked: list[Candidate], allowed: np.ndarray | None = None) -> list[Candidate]:
     """`ranked` (best first) with every function nested in another function or method
     replaced by the outermost one around it, which keeps the better score of the two.
 
@@ -123,20 +140,26 @@ def fold_nested(index: Index, ranked: list[Candidate]) -> list[Candidate]:
     folded: dict[int, Candidate] = {}
     for c in ranked:
         j = outer.get(c.id, c.id)
+        if allowed is not None and not allowed[j]:  # the owner is filtered out: the nested one answers
+            j = c.id
         folded.setdefault(j, c if j == c.id else replace(c, id=j, folded_from=c.id))
     return list(folded.values())
 
 
 def candidates(index: Index, query: str, vector: np.ndarray, pool: int, weight: float,
-               exact: bool) -> list[Candidate]:
+               exact: bool, allowed: np.ndarray | None = None) -> list[Candidate]:
     """The `pool` best of each ranking (dense, and BM25 unless `weight` is 0), best first by
     cosine + weight × BM25/best. A lexical candidate the dense search did not return gets
     its exact cosine from its row in the HNSW graph (already read and verified at open), so
-    a search never has to read and hash the vectors file."""
-    ids, scores = _dense(index, vector[None, :], pool, exact)
+    a search never has to read and hash the vectors file. With `allowed` ((count,) bool),
+    both rankings consider only the rows it lets through."""
+    ids, scores = _dense(index, vector[None, :], pool, exact, allowed)
     cosine = dict(zip(ids[0].tolist(), scores[0].tolist()))
     fts = lexical_query(query) if weight > 0 else None
-    lexical = index.lexical(fts, pool) if fts else []
+    if fts and allowed is not None:
+        lexical = [(i, s) for i, s in index.lexical(fts, LEXICAL_LIMIT) if allowed[i]][:pool]
+    else:
+        lexical = index.lexical(fts, pool) if fts else []
     best = max((s for _, s in lexical), default=0.0) or 1.0
     missing = [i for i, _ in lexical if i not in cosine]
     if missing:
@@ -151,13 +174,16 @@ def candidates(index: Index, query: str, vector: np.ndarray, pool: int, weight: 
 
 
 def search(home: Home | Path | str, name: str, queries: list[str] | str, k: int = 10, exact: bool = False,
-           model: str | None = None, lexical_weight: float | None = None, explain: bool = False) -> list[list[Hit]]:
+           model: str | None = None, lexical_weight: float | None = None, explain: bool = False,
+           filters: Filters = Filters(), rerank: bool | None = None) -> list[list[Hit]]:
     """Ranked hits for each query, in the order given. Queries lose their reST/Markdown
     markup first (representation.clean_query), and only their first MAX_QUERY_CHARS
     characters are read. The index decides how dense and lexical
     scores are fused unless `lexical_weight` says otherwise (0: dense only). With
     `explain`, each hit carries what every ranking feature added to its score. One query
-    given as a string is one query, not a list of characters."""
+    given as a string is one query, not a list of characters. `filters` (filters.Filters)
+    restrict which items answer; `rerank` None re-ranks code indexes only (the re-ranker was
+    fit on code: records and prose keep the fused order), False never, True always."""
     if isinstance(queries, str):
         queries = [queries]
     queries = [clean_query(q.strip()[:MAX_QUERY_CHARS]) for q in queries]
@@ -168,7 +194,11 @@ def search(home: Home | Path | str, name: str, queries: list[str] | str, k: int 
     try:
         vectors = query_encoder(index, model).encode(queries)
         weight = index.manifest["options"].get("lexical_weight", 0.0) if lexical_weight is None else lexical_weight
-        return [answer(index, q, v, k, weight, exact, explain=explain) for q, v in zip(queries, vectors)]
+        if rerank is None:
+            rerank = index.has_definitions()
+        allowed = index.allowed(filters) if filters.restricts_rows() else None
+        return [answer(index, q, v, k, weight, exact, rerank=rerank, explain=explain, filters=filters, allowed=allowed)
+                for q, v in zip(queries, vectors)]
     finally:
         index.close()
 
@@ -178,10 +208,20 @@ def _check_k(k: int) -> None:
         raise EmbedsearchError("k must be at least 1")
 
 
-def _dense(index: Index, vectors: np.ndarray, n: int, exact: bool) -> tuple[np.ndarray, np.ndarray]:
-    if exact:
-        return exact_query(index.vectors, vectors, n)
-    return hnsw_query(index.hnsw, vectors, n)
+def _dense(index: Index, vectors: np.ndarray, n: int, exact: bool,
+           allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Top-n (ids, cosines) per query row (q, dim): HNSW, or exact with `exact`; under a
+    filter mask, over the rows it lets through only (exactly when they are few)."""
+    if allowed is None:
+        if exact:
+            return exact_query(index.vectors, vectors, n)
+        return hnsw_query(index.hnsw, vectors, n)
+    rows = np.flatnonzero(allowed)  # (m,)
+    if exact or len(rows) <= FILTER_EXACT_BELOW:
+        table = np.asarray(index.vectors)[rows] if exact else np.asarray(index.hnsw.get_items(rows.tolist()), dtype=np.float32)
+        top, scores = exact_query(table, vectors, n)  # positions into rows
+        return rows[top], scores
+    return hnsw_query(index.hnsw, vectors, n, allowed=allowed)
 
 
 def _hits(index: Index, ranked: list[Candidate], read: list[Item] = (),
@@ -204,9 +244,11 @@ def _hits(index: Index, ranked: list[Candidate], read: list[Item] = (),
 
 
 def similar(home: Home | Path | str, name: str, path: str | None = None, line: int | None = None,
-            text: str | None = None, k: int = 10, exact: bool = False) -> tuple[Hit | None, list[Hit]]:
+            text: str | None = None, k: int = 10, exact: bool = False,
+            filters: Filters = Filters()) -> tuple[Hit | None, list[Hit]]:
     """Chunks most like the indexed chunk containing path:line (returned as rank 0), or like
-    a snippet of text. The chunk itself is left out of its own answer."""
+    a snippet of text, among those passing `filters`. The chunk itself is left out of its
+    own answer."""
     if (path is None) == (text is None):
         raise EmbedsearchError("give either --path FILE --line N, or --text SNIPPET")
     index = Index(home, name)
@@ -214,7 +256,7 @@ def similar(home: Home | Path | str, name: str, path: str | None = None, line: i
         if text is not None:
             if not text.strip():
                 raise EmbedsearchError("empty snippet")
-            return None, nearest(index, query_encoder(index).encode([text]), k, exact)[0]
+            return None, nearest(index, query_encoder(index).encode([text]), k, exact, filters=filters)[0]
         full = str(Path(path).expanduser().absolute())
         if not index.has_path(full):
             raise EmbedsearchError(f"{path} is not in index {name!r}")
@@ -223,7 +265,7 @@ def similar(home: Home | Path | str, name: str, path: str | None = None, line: i
             raise EmbedsearchError(f"no indexed chunk of {path} contains line {line}")
         vector = np.asarray(index.vectors[item.id])[None, :]
         source = _hit(0, 1.0, 1.0, item, index.manifest.get("sources", []))
-        return source, nearest(index, vector, k, exact, exclude={item.id})[0]
+        return source, nearest(index, vector, k, exact, exclude={item.id}, filters=filters)[0]
     finally:
         index.close()
 

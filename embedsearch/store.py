@@ -240,6 +240,20 @@ class Index:
             [int(i) for i in ids]).fetchall()
         return {int(c): int(p) for c, p in rows if p is not None}
 
+    def allowed(self, filters) -> np.ndarray:
+        """(count,) bool: which items pass `filters` (filters.Filters) row by row."""
+        mask = np.zeros(self.count, dtype=bool)
+        for r in self.db.execute("SELECT id, path, kind, meta FROM items"):
+            meta = json.loads(r[3] or "{}") if filters.where else {}
+            mask[r[0]] = filters.admits(r[1], r[2], meta)
+        return mask
+
+    def has_definitions(self) -> bool:
+        """Whether the index holds functions, methods or classes (code), not only records,
+        sections and windows: the re-ranker was fit on code and is applied only to code."""
+        return self.db.execute("SELECT 1 FROM items WHERE kind IN ('function', 'method', 'class') LIMIT 1"
+                               ).fetchone() is not None
+
     def all_items(self) -> list[Item]:
         return [_item(r) for r in self.db.execute("SELECT * FROM items ORDER BY id")]
 

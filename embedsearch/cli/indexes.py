@@ -9,11 +9,33 @@ import os
 import click
 
 from embedsearch.cli.render import console, human_bytes, json_lines, location, preview, progress_bar, table
+from embedsearch.filters import KINDS, LANGUAGES, Filters
 
 K_OPTION = click.option("-k", "--top", "k", type=click.IntRange(min=1), default=10, show_default=True,
                         help="How many results to show.")
 EXACT_OPTION = click.option("--exact", is_flag=True, help="Brute-force search over every vector (checks HNSW).")
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="One JSON object per line, for scripts.")
+
+
+def filter_options(command):
+    """--glob, --kind, --lang, --where, --min-score: which items may answer (filters.Filters)."""
+    for option in reversed([
+        click.option("--glob", "globs", multiple=True, metavar="GLOB",
+                     help="Only paths matching GLOB (any tail of the path; 'json/' = under json; '!GLOB' "
+                          "excludes). Repeatable."),
+        click.option("--kind", "kinds", multiple=True, type=click.Choice(KINDS), help="Only this kind. Repeatable."),
+        click.option("--lang", "langs", multiple=True, type=click.Choice(list(LANGUAGES)),
+                     help="Only files of this language. Repeatable."),
+        click.option("--where", "where", multiple=True, metavar="FIELD=VALUE",
+                     help="Only records whose FIELD (a JSONL/CSV column) is VALUE. Repeatable."),
+        click.option("--min-score", type=float, default=None, help="Leave out results scoring below this."),
+    ]):
+        command = option(command)
+    return command
+
+
+def _filters(globs, kinds, langs, where, min_score) -> Filters:
+    return Filters.parse(globs, kinds, langs, where, min_score)
 
 
 @click.command("index")
@@ -68,10 +90,19 @@ def index_cmd(obj, paths, name, model, text_field, max_bytes, exclude, rebuild, 
 @EXACT_OPTION
 @click.option("--model", default=None, help="Refuse unless the index was built with this encoder.")
 @click.option("--explain", is_flag=True, help="Show what each ranking feature added to every score.")
+@filter_options
+@click.option("--dense", is_flag=True, help="Rank by cosine alone (no BM25, no re-ranking).")
+@click.option("--no-rerank", is_flag=True, help="Keep the fused cosine + BM25 order (no re-ranking).")
+@click.option("--lexical-weight", type=click.FloatRange(min=0), default=None,
+              help="Weight of BM25 against cosine (default: the index's, 0.3).")
 @JSON_OPTION
 @click.pass_obj
-def search_cmd(obj, name, query, k, queries_file, exact, model, explain, as_json):
-    """Search index NAME for QUERY, in plain English or code."""
+def search_cmd(obj, name, query, k, queries_file, exact, model, explain, globs, kinds, langs, where, min_score,
+               dense, no_rerank, lexical_weight, as_json):
+    """Search index NAME for QUERY, in plain English or code.
+
+    Code indexes are ranked by cosine and BM25 fused, then re-ranked; record and prose
+    indexes keep the fused order (the re-ranker was fit on code)."""
     _one_blas_thread()
     from embedsearch.search import search
 
@@ -80,7 +111,12 @@ def search_cmd(obj, name, query, k, queries_file, exact, model, explain, as_json
     queries = [query] if query is not None else [q for q in _text_of(queries_file).splitlines() if q.strip()]
     if not queries:
         raise click.UsageError("the --queries file holds no queries")
-    results = search(obj["home"], name, queries, k=k, exact=exact, model=model, explain=explain)
+    if dense and lexical_weight:
+        raise click.UsageError("--dense means no BM25: leave out --lexical-weight")
+    results = search(obj["home"], name, queries, k=k, exact=exact, model=model, explain=explain,
+                     filters=_filters(globs, kinds, langs, where, min_score),
+                     lexical_weight=0.0 if dense else lexical_weight,
+                     rerank=False if (dense or no_rerank) else None)
     batch = queries_file is not None
     if as_json:
         json_lines(({"query": q, **h.as_dict()} if batch else h.as_dict()) for q, hits in zip(queries, results)
@@ -99,16 +135,18 @@ def search_cmd(obj, name, query, k, queries_file, exact, model, explain, as_json
 @click.option("--text", help="Or a code snippet.")
 @K_OPTION
 @EXACT_OPTION
+@filter_options
 @JSON_OPTION
 @click.pass_obj
-def similar_cmd(obj, name, path, line, text, k, exact, as_json):
+def similar_cmd(obj, name, path, line, text, k, exact, globs, kinds, langs, where, min_score, as_json):
     """Find chunks most like the one at --path/--line, or like --text (clone lookup)."""
     _one_blas_thread()
     from embedsearch.search import similar
 
     if (path is None) == (text is None):
         raise click.UsageError("give either --path FILE [--line N] or --text SNIPPET")
-    item, hits = similar(obj["home"], name, path=path, line=line, text=text, k=k, exact=exact)
+    item, hits = similar(obj["home"], name, path=path, line=line, text=text, k=k, exact=exact,
+                         filters=_filters(globs, kinds, langs, where, min_score))
     if as_json:
         json_lines(h.as_dict() for h in hits)
         return

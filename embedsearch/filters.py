@@ -1,0 +1,80 @@
+"""Which items a search may answer with: paths, kinds, languages, record fields, a score floor.
+
+    Filters(paths=("json/*", "!*/tests/*"), kinds=("function",), where=(("topic", "search"),))
+
+A path pattern is a shell glob matched against the item's full path, or against any tail of
+it ("json/*" matches /usr/lib/python3.11/json/decoder.py); a pattern ending in "/" means
+everything under that folder; a leading "!" excludes. Several include patterns, kinds or
+languages are alternatives (any may match); every `where` pair must hold. The search keeps
+its recall under a filter by searching only rows that pass (search.py), not by dropping
+hits after an unfiltered search.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+from embedsearch.errors import EmbedsearchError, unknown
+
+KINDS = ("function", "method", "class", "module", "section", "record", "window")
+LANGUAGES = {
+    "python": (".py", ".pyi"), "go": (".go",), "rust": (".rs",), "javascript": (".js", ".jsx", ".mjs", ".cjs"),
+    "java": (".java",), "c": (".c", ".h"), "markdown": (".md", ".markdown"), "text": (".txt", ".rst"),
+    "jsonl": (".jsonl", ".ndjson"), "csv": (".csv", ".tsv"),
+}
+
+
+@dataclass(frozen=True)
+class Filters:
+    paths: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    langs: tuple[str, ...] = ()
+    where: tuple[tuple[str, str], ...] = ()
+    min_score: float | None = None
+
+    @classmethod
+    def parse(cls, paths=(), kinds=(), langs=(), where=(), min_score: float | None = None) -> "Filters":
+        """Filters from what a user typed (`--where FIELD=VALUE`), each part checked."""
+        for kind in kinds:
+            if kind not in KINDS:
+                raise unknown("kind", kind, KINDS)
+        for lang in langs:
+            if lang not in LANGUAGES:
+                raise unknown("language", lang, LANGUAGES)
+        pairs = []
+        for item in where:
+            field, sep, value = item.partition("=")
+            if not sep or not field.strip():
+                raise EmbedsearchError(f"--where takes FIELD=VALUE, got {item!r}")
+            pairs.append((field.strip(), value))
+        for p in paths:
+            if not p.lstrip("!"):
+                raise EmbedsearchError(f"empty --path pattern {p!r}")
+        return cls(tuple(paths), tuple(kinds), tuple(langs), tuple(pairs), min_score)
+
+    def restricts_rows(self) -> bool:
+        """Whether some items are left out (a score floor alone leaves every row searchable)."""
+        return bool(self.paths or self.kinds or self.langs or self.where)
+
+    def admits(self, path: str, kind: str, meta: dict) -> bool:
+        """Whether an item passes the row filters."""
+        if self.kinds and kind not in self.kinds:
+            return False
+        if self.langs and not path.lower().endswith(tuple(s for lang in self.langs for s in LANGUAGES[lang])):
+            return False
+        for field, value in self.where:
+            if field not in meta or str(meta[field]) != value:
+                return False
+        includes = [p for p in self.paths if not p.startswith("!")]
+        if includes and not any(_matches(path, p) for p in includes):
+            return False
+        return not any(_matches(path, p[1:]) for p in self.paths if p.startswith("!"))
+
+
+def _matches(path: str, pattern: str) -> bool:
+    if pattern.endswith("/"):
+        pattern += "*"
+    path = path.replace(os.sep, "/")
+    return fnmatchcase(path, pattern) or fnmatchcase(path, "*/" + pattern.lstrip("/"))
