@@ -50,3 +50,18 @@ def resolve_encoder(home: Home | Path | str | None, model: str | None = None, bu
         if fast is not None:
             return fast
     return encoder
+
+
+def embed(home: Home | Path | str | None, texts: list[str], model: str | None = None):  # -> (vectors, EncoderInfo)
+    """(len(texts), dim) unit rows of `texts` under `model` (the packaged MiniLM by default),
+    through the home's ONNX export when there is one: what `embedsearch embed` prints.
+    The rows are the ones an index built with that model stores for the same text."""
+    if not texts or any(not t.strip() for t in texts):
+        raise EmbedsearchError("nothing to embed: give at least one non-empty text")
+    built = None
+    if home is not None:  # an index of this home made with that model names the export to use (no torch)
+        home, name = Home.of(home), canonical_name(model)
+        built = next((m["encoder"] for n in home.names() if (m := home.peek(n)) is not None
+                      and isinstance(m.get("encoder"), dict) and m["encoder"].get("name") == name), None)
+    encoder = resolve_encoder(home, model, built)
+    return encoder.encode(texts), encoder.info

@@ -27,7 +27,7 @@ def test_the_walk_sees_every_command_group():
     names = {" ".join(p) for p, _ in COMMANDS}
     assert {"index", "search", "similar", "list", "info", "rm", "check", "repair", "eval codesearch",
             "cf train", "cf recommend", "tables", "tables add", "lookup", "neighbours", "analogy",
-            "compare", "export", "eval analogies", "eval similarity"} <= names
+            "compare", "export", "eval analogies", "eval similarity", "embed"} <= names
 
 
 def test_unknown_commands_suggest_close_ones(cli):

@@ -19,7 +19,8 @@ from embedsearch.errors import EmbedsearchError, suggest
 
 # command name -> "module:attribute" under embedsearch.cli
 COMMANDS = {
-    **{name: f"indexes:{name}_cmd" for name in ("index", "search", "similar", "list", "info", "rm", "check", "repair")},
+    **{name: f"indexes:{name}_cmd" for name in ("index", "search", "similar", "list", "info", "rm", "check", "repair",
+                                                "embed")},
     "eval": "evaluation:eval_group",
     "cf": "cf:cf_group",
     "tables": "tables:tables_group",

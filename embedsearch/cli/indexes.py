@@ -34,6 +34,31 @@ def filter_options(command):
     return command
 
 
+FORMAT_OPTION = click.option(
+    "--format", "fmt", type=click.Choice(["table", "json", "grep", "paths"]), default=None,
+    help="table (default); json (= --json); grep: 'path:line: name  score' lines, as editors' "
+         "quickfix lists read; paths: each file once, best first.")
+
+
+def _print_hits(fmt: str, hits, query: str | None = None) -> bool:
+    """Print hits as grep lines or paths; False when `fmt` is another format."""
+    if fmt == "grep":
+        for h in hits:
+            click.echo(f"{_editor_path(h.path)}:{h.start_line}: {h.name}  {h.score:.3f}")
+    elif fmt == "paths":
+        for path in dict.fromkeys(_editor_path(h.path) for h in hits):
+            click.echo(path)
+    else:
+        return False
+    return True
+
+
+def _editor_path(path: str) -> str:
+    """A path an editor opens from the working folder: relative when below it, else absolute."""
+    rel = os.path.relpath(path) if os.path.isabs(path) else path
+    return path if rel.startswith("..") else rel
+
+
 def _filters(globs, kinds, langs, where, min_score) -> Filters:
     return Filters.parse(globs, kinds, langs, where, min_score)
 
@@ -95,10 +120,11 @@ def index_cmd(obj, paths, name, model, text_field, max_bytes, exclude, rebuild, 
 @click.option("--no-rerank", is_flag=True, help="Keep the fused cosine + BM25 order (no re-ranking).")
 @click.option("--lexical-weight", type=click.FloatRange(min=0), default=None,
               help="Weight of BM25 against cosine (default: the index's, 0.3).")
+@FORMAT_OPTION
 @JSON_OPTION
 @click.pass_obj
 def search_cmd(obj, name, query, k, queries_file, exact, model, explain, globs, kinds, langs, where, min_score,
-               dense, no_rerank, lexical_weight, as_json):
+               dense, no_rerank, lexical_weight, fmt, as_json):
     """Search index NAME for QUERY, in plain English or code.
 
     Code indexes are ranked by cosine and BM25 fused, then re-ranked; record and prose
@@ -118,6 +144,12 @@ def search_cmd(obj, name, query, k, queries_file, exact, model, explain, globs, 
                      lexical_weight=0.0 if dense else lexical_weight,
                      rerank=False if (dense or no_rerank) else None)
     batch = queries_file is not None
+    if fmt and fmt != "table" and as_json and fmt != "json":
+        raise click.UsageError("--json is --format json: give one of them")
+    as_json = as_json or fmt == "json"
+    if fmt in ("grep", "paths"):
+        _print_hits(fmt, [h for hits in results for h in hits])
+        return
     if as_json:
         json_lines(({"query": q, **h.as_dict()} if batch else h.as_dict()) for q, hits in zip(queries, results)
                    for h in hits)
@@ -136,9 +168,10 @@ def search_cmd(obj, name, query, k, queries_file, exact, model, explain, globs, 
 @K_OPTION
 @EXACT_OPTION
 @filter_options
+@FORMAT_OPTION
 @JSON_OPTION
 @click.pass_obj
-def similar_cmd(obj, name, path, line, text, k, exact, globs, kinds, langs, where, min_score, as_json):
+def similar_cmd(obj, name, path, line, text, k, exact, globs, kinds, langs, where, min_score, fmt, as_json):
     """Find chunks most like the one at --path/--line, or like --text (clone lookup)."""
     _one_blas_thread()
     from embedsearch.search import similar
@@ -147,11 +180,37 @@ def similar_cmd(obj, name, path, line, text, k, exact, globs, kinds, langs, wher
         raise click.UsageError("give either --path FILE [--line N] or --text SNIPPET")
     item, hits = similar(obj["home"], name, path=path, line=line, text=text, k=k, exact=exact,
                          filters=_filters(globs, kinds, langs, where, min_score))
-    if as_json:
+    if _print_hits(fmt, hits):
+        return
+    if as_json or fmt == "json":
         json_lines(h.as_dict() for h in hits)
         return
     title = f"like {location(item.display, item.start_line, item.end_line)} {item.name}" if item else "like the snippet"
     _hits_table(title, hits)
+
+
+@click.command("embed")
+@click.argument("texts", nargs=-1, required=True)
+@click.option("--model", default=None, help="Encoder name or folder (default: the packaged all-MiniLM-L6-v2).")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), help="Write the vectors to this .npy file instead.")
+@click.pass_obj
+def embed_cmd(obj, texts, model, out_path):
+    """Print the vector of each TEXT (one JSON line each: text, model, vector), or write
+    them all to --out FILE.npy as a (texts, dim) float32 array. TEXT '-' reads one text
+    per line from standard input."""
+    from embedsearch.encoding import embed
+
+    if texts == ("-",):
+        with click.open_file("-") as stdin:
+            texts = tuple(line for line in stdin.read().splitlines() if line.strip())
+    vectors, info = embed(obj["home"], list(texts), model)
+    if out_path:
+        import numpy as np
+
+        np.save(out_path, vectors)
+        click.echo(f"wrote {vectors.shape[0]} vectors of {vectors.shape[1]} dimensions ({info.name}) to {out_path}")
+        return
+    json_lines({"text": t, "model": info.name, "vector": [round(float(x), 6) for x in v]} for t, v in zip(texts, vectors))
 
 
 def _one_blas_thread() -> None:
