@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -64,6 +65,25 @@ def check_name(name: str, what: str = "index") -> str:
             f"invalid {what} name {name!r}: use letters, digits, '.', '_' and '-' (not starting with '.' or '-')"
         )
     return name
+
+
+def _command() -> str:
+    """This process's command line as a user typed it (`embedsearch index src --name x`)."""
+    import shlex
+    import sys
+
+    first = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
+    return shlex.join(["embedsearch" if first in ("__main__.py", "embedsearch") else first, *sys.argv[1:]])
+
+
+def _holder(path: Path) -> str:
+    """Who holds a lock, as its holder recorded it: " (pid 1234: embedsearch index src
+    --name x, since 10:02:03)", or "" when nothing readable was recorded."""
+    try:
+        who = json.loads(path.read_text(encoding="utf-8"))
+        return f" (pid {int(who['pid'])}: {who['command']}, since {who['since']})"
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
 
 
 class Home:
@@ -188,17 +208,24 @@ class Home:
     def _file_lock(self, filename: str, wait: float, busy: str, unwritable: str) -> Iterator[None]:
         from filelock import FileLock, Timeout
 
+        holder = self.path / f"{filename}.holder"  # who holds it: for the refusal's message
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             lock = FileLock(str(self.path / filename), timeout=wait)
             lock.acquire()
         except Timeout:
-            raise Busy(busy) from None
+            raise Busy(busy.replace("another process", "another process" + _holder(holder), 1)) from None
         except OSError as exc:
             raise EmbedsearchError(f"{unwritable}: {exc.strerror or exc}; the previous version is unchanged") from None
         try:
+            try:
+                holder.write_text(json.dumps({"pid": os.getpid(), "command": _command(),
+                                              "since": time.strftime("%H:%M:%S")}), encoding="utf-8")
+            except OSError:
+                pass
             yield
         finally:
+            holder.unlink(missing_ok=True)
             lock.release()
 
     # ------------------------------------------------------------ the commit protocol

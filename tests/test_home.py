@@ -248,3 +248,24 @@ def test_a_planted_pickle_in_a_saved_model_is_refused_not_run(tmp_path):
     with pytest.raises(Damaged, match="damaged"):
         load_model(home, "m")
     assert not marker.exists()
+
+
+def test_a_refused_writer_is_told_who_holds_the_lock(tmp_path):
+    """The Busy line names the holder's pid, command and start time, from the record the
+    holder keeps beside its lock while it holds it (and removes on release)."""
+    home = Home(tmp_path)
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from embedsearch.home import Home\n"
+                               f"with Home({str(tmp_path)!r}).lock('ix'):\n    print('held', flush=True); "
+                               "time.sleep(30)", "index", "src", "--name", "ix"],
+                              cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(Busy, match=rf"another process \(pid {holder.pid}: -c index src --name ix, since "):
+            with home.lock("ix"):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with home.lock("ix"):  # a killed holder's record does not keep anyone out
+        pass
+    assert not (tmp_path / ".ix.lock.holder").exists()
