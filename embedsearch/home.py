@@ -78,12 +78,15 @@ def _command() -> str:
 
 def _holder(path: Path) -> str:
     """Who holds a lock, as its holder recorded it: " (pid 1234: embedsearch index src
-    --name x, since 10:02:03)", or "" when nothing readable was recorded."""
-    try:
-        who = json.loads(path.read_text(encoding="utf-8"))
-        return f" (pid {int(who['pid'])}: {who['command']}, since {who['since']})"
-    except (OSError, ValueError, KeyError, TypeError):
-        return ""
+    --name x, since 10:02:03)", or "" when nothing readable was recorded. A holder that
+    took the lock a moment ago may not have written its record yet: wait up to 0.2 s."""
+    for _ in range(10):
+        try:
+            who = json.loads(path.read_text(encoding="utf-8"))
+            return f" (pid {int(who['pid'])}: {who['command']}, since {who['since']})"
+        except (OSError, ValueError, KeyError, TypeError):
+            time.sleep(0.02)
+    return ""
 
 
 class Home:

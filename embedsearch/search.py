@@ -245,14 +245,21 @@ def _hits(index: Index, ranked: list[Candidate], read: list[Item] = (),
 
 def similar(home: Home | Path | str, name: str, path: str | None = None, line: int | None = None,
             text: str | None = None, k: int = 10, exact: bool = False,
-            filters: Filters = Filters()) -> tuple[Hit | None, list[Hit]]:
-    """Chunks most like the indexed chunk containing path:line (returned as rank 0), or like
-    a snippet of text, among those passing `filters`. The chunk itself is left out of its
-    own answer."""
-    if (path is None) == (text is None):
-        raise EmbedsearchError("give either --path FILE --line N, or --text SNIPPET")
+            filters: Filters = Filters(), item_id: int | None = None) -> tuple[Hit | None, list[Hit]]:
+    """Chunks most like the indexed chunk containing path:line, or the item with id
+    `item_id` (a hit's `id`), returned as rank 0; or like a snippet of text; among those
+    passing `filters`. The chunk itself is left out of its own answer."""
+    if sum(x is not None for x in (path, text, item_id)) != 1:
+        raise EmbedsearchError("give one of --path FILE --line N, --id N, or --text SNIPPET")
     index = Index(home, name)
     try:
+        if item_id is not None:
+            if not 0 <= item_id < index.count:
+                raise EmbedsearchError(f"index {name!r} has no item {item_id} (ids are 0 to {index.count - 1})")
+            item = index.items([item_id])[0]
+            source = _hit(0, 1.0, 1.0, item, index.manifest.get("sources", []))
+            vector = np.asarray(index.hnsw.get_items([item_id]), dtype=np.float32)  # (1, dim), the verified graph's row
+            return source, nearest(index, vector, k, exact, exclude={item_id}, filters=filters)[0]
         if text is not None:
             if not text.strip():
                 raise EmbedsearchError("empty snippet")

@@ -52,3 +52,19 @@ def test_embed_prints_the_vectors_an_index_uses(stdlib_index, cli, tmp_path):
     assert r.exit_code == 0 and np.load(out).shape == (2, expected.shape[0])
     r = cli("--home", home, "embed", "  ")
     assert r.exit_code == 1 and "nothing to embed" in r.output
+
+
+def test_similar_by_id_matches_similar_by_location(stdlib_index, cli):
+    home, name, corpus = stdlib_index
+    r = cli("--home", home, "search", name, "wrap text to a width", "-k", "1", "--json")
+    hit = json.loads(r.output.splitlines()[0])
+    by_id = cli("--home", home, "similar", name, "--id", hit["id"], "-k", "3", "--json")
+    by_place = cli("--home", home, "similar", name, "--path", hit["path"], "--line", hit["start_line"], "-k", "3",
+                   "--json")
+    assert by_id.exit_code == 0 and [json.loads(x)["id"] for x in by_id.output.splitlines()] == \
+        [json.loads(x)["id"] for x in by_place.output.splitlines()]
+    assert hit["id"] not in [json.loads(x)["id"] for x in by_id.output.splitlines()]
+    r = cli("--home", home, "similar", name, "--id", "999999")
+    assert r.exit_code == 1 and "has no item 999999" in r.output
+    r = cli("--home", home, "similar", name, "--id", "1", "--text", "x")
+    assert r.exit_code == 2

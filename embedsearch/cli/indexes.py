@@ -165,20 +165,21 @@ def search_cmd(obj, name, query, k, queries_file, exact, model, explain, globs, 
 @click.option("--path", "path", type=click.Path(), help="A file in the index...")
 @click.option("--line", type=click.IntRange(min=1), default=1, show_default=True, help="...and a line in it.")
 @click.option("--text", help="Or a code snippet.")
+@click.option("--id", "item_id", type=click.IntRange(min=0), help="Or an item by id (a result's `id`).")
 @K_OPTION
 @EXACT_OPTION
 @filter_options
 @FORMAT_OPTION
 @JSON_OPTION
 @click.pass_obj
-def similar_cmd(obj, name, path, line, text, k, exact, globs, kinds, langs, where, min_score, fmt, as_json):
-    """Find chunks most like the one at --path/--line, or like --text (clone lookup)."""
+def similar_cmd(obj, name, path, line, text, item_id, k, exact, globs, kinds, langs, where, min_score, fmt, as_json):
+    """Find chunks most like the one at --path/--line or with --id, or like --text (clone lookup)."""
     _one_blas_thread()
     from embedsearch.search import similar
 
-    if (path is None) == (text is None):
-        raise click.UsageError("give either --path FILE [--line N] or --text SNIPPET")
-    item, hits = similar(obj["home"], name, path=path, line=line, text=text, k=k, exact=exact,
+    if sum(x is not None for x in (path, text, item_id)) != 1:
+        raise click.UsageError("give one of --path FILE [--line N], --id N or --text SNIPPET")
+    item, hits = similar(obj["home"], name, path=path, line=line, text=text, item_id=item_id, k=k, exact=exact,
                          filters=_filters(globs, kinds, langs, where, min_score))
     if _print_hits(fmt, hits):
         return
