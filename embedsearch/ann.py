@@ -95,12 +95,13 @@ def hnsw_query(index, queries: np.ndarray, k: int, ef_search: int | None = None,
     number of `allowed` rows, a (count,) bool mask searched through hnswlib's filter, with
     the graph walk widened in proportion to how few rows pass)."""
     count = index.get_current_count()
-    k = min(k, count if allowed is None else int(allowed.sum()))
+    passing = count if allowed is None else int(allowed.sum())
+    k = min(k, passing)
     if k == 0:
         return np.zeros((len(queries), 0), dtype=np.int64), np.zeros((len(queries), 0), dtype=np.float32)
     ef = max(ef_search or 0, k, index.ef)
-    if allowed is not None:
-        ef = min(count, max(ef, int(ef * count / max(int(allowed.sum()), 1))))
+    if allowed is not None:  # widened in proportion to how few rows pass
+        ef = min(count, max(ef, ef * count // passing))
     previous = index.ef
     index.set_ef(ef)
     try:

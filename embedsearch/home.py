@@ -192,8 +192,7 @@ class Home:
         """Hold NAME's writer lock (HOME/.NAME.lock), waiting at most `wait` seconds for
         another writer. Refused: `Busy`. A home that cannot be written: one error line
         saying the previous version is unchanged."""
-        if name != REGISTRY:
-            check_name(name, what)
+        check_name(name, what)
         with self._file_lock(f".{name}.lock", wait,
                              f"{what} {name!r} is being written by another process; try again when it finishes",
                              f"cannot write {what} {name!r} in {self.path}"):

@@ -102,10 +102,11 @@ def save_model(
 
     # the training is done: wait for another save of NAME (seconds) rather than lose it
     with home.lock(name, "model", wait=COMMIT_WAIT):  # checked under the lock: another may be making NAME
-        if target.is_symlink() or (target.exists() and home.peek(name) is None):
+        existing = home.peek(name) if target.exists() else None
+        if target.is_symlink() or (target.exists() and existing is None):
             raise EmbedsearchError(f"{target} exists and is not a saved model; choose another --name")
-        if target.exists() and home.peek(name).get("kind") != "cf":
-            raise EmbedsearchError(f"{target} holds a {home.peek(name).get('kind')!r} index, not a cf model; "
+        if existing is not None and existing.get("kind") != "cf":
+            raise EmbedsearchError(f"{target} holds a {existing.get('kind')!r} index, not a cf model; "
                                    "choose another --name")
         return home.replace_folder(target, write)
 

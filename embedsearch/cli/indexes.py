@@ -144,7 +144,7 @@ def search_cmd(obj, name, query, k, queries_file, exact, model, explain, globs, 
                      lexical_weight=0.0 if dense else lexical_weight,
                      rerank=False if (dense or no_rerank) else None)
     batch = queries_file is not None
-    if fmt and fmt != "table" and as_json and fmt != "json":
+    if as_json and fmt not in (None, "json"):
         raise click.UsageError("--json is --format json: give one of them")
     as_json = as_json or fmt == "json"
     if fmt in ("grep", "paths"):
