@@ -13,9 +13,9 @@ Where: --home, else $EMBEDSEARCH_HOME, else ./indexes. Nothing outside this modu
 a path under the home; code asks `Home` for the folder, lock or write it needs.
 
 One lock convention: every writer takes `lock(name)`, a file lock beside what it writes;
-a writer of a named folder (an index, a model) gives up at once when another holds it,
-while a writer of the small shared registry waits up to a minute; either way the refusal
-is one `Busy` line. One commit protocol: whatever is written goes to a fresh temporary
+a writer of a named folder (an index, a model) gives up at once when another holds it
+(or waits, when asked to), while a writer of the small shared registry or of a cache
+waits for the other; either way a refusal is one `Busy` line naming the holder. One commit protocol: whatever is written goes to a fresh temporary
 name beside its target, is fsynced, and is renamed over the target (`os.replace`, atomic
 within a folder), after which the folder is fsynced; a reader sees the old version or the
 new one, never a mix, and a killed writer leaves only temporaries the next writer removes.
@@ -188,14 +188,16 @@ class Home:
     # ------------------------------------------------------------ the lock
 
     @contextmanager
-    def lock(self, name: str, what: str = "index", wait: float = 0.0) -> Iterator[None]:
+    def lock(self, name: str, what: str = "index", wait: float = 0.0,
+             on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
         """Hold NAME's writer lock (HOME/.NAME.lock), waiting at most `wait` seconds for
-        another writer. Refused: `Busy`. A home that cannot be written: one error line
-        saying the previous version is unchanged."""
+        another writer (`math.inf`: until it finishes; `on_wait` is told once, with the
+        holder's name, when the wait begins). Refused: `Busy`. A home that cannot be
+        written: one error line saying the previous version is unchanged."""
         check_name(name, what)
         with self._file_lock(f".{name}.lock", wait,
-                             f"{what} {name!r} is being written by another process; try again when it finishes",
-                             f"cannot write {what} {name!r} in {self.path}"):
+                             f"{what} {name!r} is being written by another process; try again when it finishes "
+                             "(or give --wait)", f"cannot write {what} {name!r} in {self.path}", on_wait):
             yield
 
     @contextmanager
@@ -207,16 +209,37 @@ class Home:
             yield
 
     @contextmanager
-    def _file_lock(self, filename: str, wait: float, busy: str, unwritable: str) -> Iterator[None]:
+    def cache_lock(self, kind: str, wait: float = COMMIT_WAIT) -> Iterator[None]:
+        """The lock of HOME/.cache/KIND's writers (one export at a time; another waits for
+        it and then finds its result)."""
+        with self._file_lock(f"{CACHE}/.{kind}.lock", wait,
+                             f"the {kind} cache in {self.path} is being written by another process; "
+                             "try again when it finishes", f"cannot write the {kind} cache in {self.path}"):
+            yield
+
+    @contextmanager
+    def _file_lock(self, filename: str, wait: float, busy: str, unwritable: str,
+                   on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+        import math
+
         from filelock import FileLock, Timeout
 
         holder = self.path / f"{filename}.holder"  # who holds it: for the refusal's message
         try:
-            self.path.mkdir(parents=True, exist_ok=True)
-            lock = FileLock(str(self.path / filename), timeout=wait)
-            lock.acquire()
+            holder.parent.mkdir(parents=True, exist_ok=True)
+            lock = FileLock(str(self.path / filename))
+            try:
+                lock.acquire(timeout=0 if on_wait is not None else (-1 if math.isinf(wait) else wait))
+            except Timeout:
+                if on_wait is None or wait <= 0:
+                    raise
+                who = _holder(holder)
+                on_wait(f"waiting for the other writer{who or ''} to finish")
+                lock.acquire(timeout=-1 if math.isinf(wait) else wait)
         except Timeout:
-            raise Busy(busy.replace("another process", "another process" + _holder(holder), 1)) from None
+            message = busy.replace("another process", "another process" + _holder(holder), 1)
+            raise Busy(message if wait <= 0 else message.replace(" (or give --wait)", "")
+                       .replace("; try again", f" (waited {wait:g} s); try again")) from None
         except OSError as exc:
             raise EmbedsearchError(f"{unwritable}: {exc.strerror or exc}; the previous version is unchanged") from None
         try:

@@ -22,15 +22,13 @@ else keeps the torch path.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from embedsearch.fileio import file_digest, fsync_path
+from embedsearch.fileio import file_digest
 from embedsearch.home import Home
 from embedsearch.encoders import EncoderInfo
 
@@ -200,7 +198,9 @@ STALE_EXPORT_SECONDS = 3600  # an export takes seconds; a temp folder this old w
 
 def collect_stale_exports(cache: Path, now: float | None = None) -> list[Path]:
     """Remove the temporary folders (`.DIGEST-*`, 50-90 MB each) of exports killed before
-    their rename; only ones untouched for an hour, so a concurrent export is never hit."""
+    their rename by versions that wrote them without the cache's lock; only ones untouched
+    for an hour, so such a version's concurrent export is never hit. (Exports now collect
+    their own leftovers under the lock: home.replace_folder.)"""
     import time
 
     now = time.time() if now is None else now
@@ -215,35 +215,34 @@ def collect_stale_exports(cache: Path, now: float | None = None) -> list[Path]:
     return removed
 
 
-def ensure_export(home: Path, encoder) -> Path | None:
+EXPORT_WAIT = 600.0  # seconds a second exporter waits for the first (an export takes 10-60 s)
+
+
+def ensure_export(home: Home | Path | str, encoder) -> Path | None:
     """Export `encoder` (a loaded SentenceEncoder) to HOME/.cache/onnx/<digest>/ unless a
-    complete export is there. Returns the folder, or None when the model cannot be exported."""
+    complete export is there. Returns the folder, or None when the model cannot be exported.
+
+    Written by the home's commit protocol under the cache's lock: the export fills a
+    temporary folder beside its place, which then replaces any damaged or outdated export in
+    one atomic exchange; a second process waits for the first and uses its export, and the
+    temporaries of a killed export are removed by the next one."""
+    home = Home.of(home)
     built = encoder.info.as_dict()
     folder = cache_dir(home, encoder.info.digest)
     if (folder / META_FILE).is_file() and cached_encoder(home, built, threads=1) is not None:
         return folder
     if exportable(encoder) is not None:
         return None
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    collect_stale_exports(folder.parent)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{encoder.info.digest}-", dir=folder.parent))
-    try:
-        meta = _export(encoder, tmp)
-        (tmp / META_FILE).write_text(json.dumps(meta, indent=2))
-        for f in tmp.iterdir():
-            fsync_path(f)
-        if folder.exists():  # a damaged or outdated export
-            shutil.rmtree(folder, ignore_errors=True)
-        try:
-            os.replace(tmp, folder)
-        except OSError:
-            if not (folder / META_FILE).is_file():  # not another writer finishing first
-                raise
-        fsync_path(folder.parent)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return folder
+    with home.cache_lock("onnx", wait=EXPORT_WAIT):
+        if (folder / META_FILE).is_file() and cached_encoder(home, built, threads=1) is not None:
+            return folder  # another process exported it while this one waited
+        collect_stale_exports(folder.parent)
+
+        def write(tmp: Path) -> None:
+            meta = _export(encoder, tmp)
+            (tmp / META_FILE).write_text(json.dumps(meta, indent=2))
+
+        return home.replace_folder(folder, write)
 
 
 def try_export(home: Path, encoder) -> Path | None:

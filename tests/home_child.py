@@ -5,6 +5,7 @@
 usage: python -m tests.home_child index HOME NAME SEED
        python -m tests.home_child table HOME NAME FILE
        python -m tests.home_child cf HOME NAME DATA_FOLDER SEED
+       python -m tests.home_child onnx HOME MODEL_FOLDER
 Exit 0: written. Exit 1 with "error: ..." on one line: refused cleanly (EmbedsearchError or
 OSError, which the CLI prints as one line). Anything else is a traceback, a bug.
 """
@@ -47,6 +48,13 @@ def write_cf(home: Home, name: str, data: Path, seed: int) -> None:
     save_model(home, name, model, {"factors": 4, "y_range": [0.0, 5.5], "seed": seed}, {}, str(data), ratings)
 
 
+def write_export(home: Home, model: str) -> None:
+    from embedsearch.encoders import SentenceEncoder
+    from embedsearch.onnx_encoder import ensure_export
+
+    ensure_export(home, SentenceEncoder(model))
+
+
 def main() -> None:
     kind, home, name = sys.argv[1], Home(sys.argv[2]), sys.argv[3]
     try:
@@ -54,6 +62,8 @@ def main() -> None:
             write_index(home, name, int(sys.argv[4]))
         elif kind == "table":
             write_table(home, name, sys.argv[4])
+        elif kind == "onnx":
+            write_export(home, name)
         else:
             write_cf(home, name, Path(sys.argv[4]), int(sys.argv[5]))
     except (EmbedsearchError, OSError) as exc:

@@ -98,14 +98,14 @@ needs_strace = pytest.mark.skipif(shutil.which("strace") is None, reason="strace
 def _child(*args: str, inject: str | None = None) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "tests.home_child", *args]
     if inject:
-        cmd = ["strace", "-f", "-qq", "-o", os.devnull, "-e", f"trace={RENAMES}", "-e",
+        cmd = ["strace", "-f", "--seccomp-bpf", "-qq", "-o", os.devnull, "-e", f"trace={RENAMES}", "-e",
                f"inject={RENAMES}:{inject}", *cmd]
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
 def _renames(*args: str) -> int:
     """How many renames one clean run of the child makes."""
-    out = subprocess.run(["strace", "-f", "-qq", "-e", f"trace={RENAMES}", "-o", "/dev/stdout",
+    out = subprocess.run(["strace", "-f", "--seccomp-bpf", "-qq", "-e", f"trace={RENAMES}", "-o", "/dev/stdout",
                           sys.executable, "-m", "tests.home_child", *args],
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
@@ -202,6 +202,33 @@ def test_a_fault_at_any_rename_of_a_cf_save_keeps_old_or_new_model(tmp_path):
         return {1: "old", 2: "new"}[seed]
 
     _faults(tmp_path, base, ["cf", "HOME", "m", str(data), "2"], settled)
+
+
+@needs_strace
+def test_a_fault_at_any_rename_of_an_onnx_export_leaves_none_or_a_whole_one(tmp_path):
+    """The encoder's ONNX export (a tiny model, so each trial takes a second): killed or
+    failing at any rename, the cache holds no export (queries keep torch) or a complete one
+    that encodes as the model does, and the next export leaves no temporary behind."""
+    from embedsearch.encoders import SentenceEncoder
+    from embedsearch.onnx_encoder import cache_dir, cached_encoder
+    from tests.tiny_model import make_tiny_model
+
+    model = make_tiny_model(tmp_path / "tiny")
+    encoder = SentenceEncoder(str(model))
+    texts = ["split a string like a shell", "parse a date"]
+    expected = encoder.encode(texts)
+    base = tmp_path / "base"
+    base.mkdir()
+
+    def settled(home: Home) -> str:
+        if not cache_dir(home, encoder.info.digest).exists():
+            return "old"
+        fast = cached_encoder(home, encoder.info.as_dict())
+        assert fast is not None  # a folder in place is a complete, verified export
+        assert np.allclose(fast.encode(texts), expected, atol=1e-5)
+        return "new"
+
+    _faults(tmp_path, base, ["onnx", "HOME", str(model)], settled)
 
 
 def test_without_an_atomic_exchange_a_folder_moved_aside_is_put_back(tmp_path, monkeypatch):

@@ -117,7 +117,7 @@ def test_two_index_commands_racing_end_whole_or_refused_clearly(tmp_path):
             lines = out.strip().splitlines()  # one line, naming the holder when it has recorded itself
             assert len(lines) == 1 and re.fullmatch(
                 r"Error: index 'both' is being written by another process( \(pid \d+: embedsearch --home \S+ "
-                r"index \S+ --name both, since \d\d:\d\d:\d\d\))?; try again when it finishes", lines[0]), lines
+                r"index \S+ --name both, since \d\d:\d\d:\d\d\))?; try again when it finishes \(or give --wait\)", lines[0]), lines
     assert check(home, "both").ok
     index = Index(home, "both")
     try:
