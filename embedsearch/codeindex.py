@@ -41,8 +41,10 @@ class CodeIndex:
         return ix
 
     def update(self, paths: list[str | os.PathLike] | None = None, **options):
-        """Bring the index up to date with `paths`, or with the sources it was built from.
-        Returns the run's summary (counts of added, changed, removed, embedded chunks)."""
+        """Bring the index up to date with the sources it was built from (or `paths`, the
+        same ones); `add=[...]`, `remove=[...]` or `replace=True` change them, `wait=`
+        seconds waits for another writer (indexing.build_index). Returns the run's summary
+        (counts of added, changed, removed, embedded chunks)."""
         from embedsearch.indexing import build_index
 
         self.last_run = build_index(self.name, [str(p) for p in paths] if paths else None, self.home, **options)
@@ -69,11 +71,11 @@ class CodeIndex:
 
         return check(self.home, self.name, recall=recall)
 
-    def repair(self) -> dict:
+    def repair(self, wait: float = 0.0) -> dict:
         """Write a whole generation from whatever is intact; returns what was done."""
         from embedsearch.integrity import repair
 
-        return repair(self.home, self.name)
+        return repair(self.home, self.name, wait=wait)
 
     def info(self) -> dict:
         """What `embedsearch info` shows, as a dict with snake_case keys."""
@@ -87,11 +89,11 @@ class CodeIndex:
 
         return open_table(self.home, self.name)
 
-    def remove(self) -> None:
-        """Delete the index and its files."""
+    def remove(self, wait: float = 0.0) -> None:
+        """Delete the index and its files (waiting up to `wait` seconds for a writer)."""
         from embedsearch.store import remove_index
 
-        remove_index(self.home, self.name)
+        remove_index(self.home, self.name, wait=wait)
 
     def __repr__(self) -> str:
         return f"CodeIndex({str(self.home)!r}, {self.name!r})"

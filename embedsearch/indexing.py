@@ -108,38 +108,101 @@ def collect_chunks(paths: list[str], text_field: str, max_file_bytes: int, exclu
 
 
 def build_index(name: str, paths: list[str] | None, home: Home | Path | str, model: str | None = None,
-                text_field: str = "text", max_file_bytes: int = MAX_FILE_BYTES,
+                text_field: str | None = None, max_file_bytes: int | None = None,
                 exclude: list[str] | None = None, rebuild: bool = False,
                 hnsw: HnswParams = HnswParams(), progress: Progress | None = None,
-                representation: str = SUMMARISED, lexical_weight: float = LEXICAL_WEIGHT) -> IndexSummary:
-    """Create or update the index `name` from `paths` (or, when None, the paths it was
-    last built from). `representation` and `lexical_weight` (0 turns BM25 fusion off) are
-    the search-quality levers measured in bench/README.md. Returns what was done.
+                representation: str | None = None, lexical_weight: float | None = None,
+                add: list[str] | None = None, remove: list[str] | None = None, replace: bool = False,
+                confirm: Callable[[str], bool] | None = None, wait: float = 0.0,
+                on_wait: Callable[[str], None] | None = None) -> IndexSummary:
+    """Create or update the index `name`; returns what was done.
+
+    What it holds: a new index holds `paths` (and `add`). An existing one keeps the sources
+    it was built from: `paths` naming those same sources (or None) updates it, `add` and
+    `remove` change the list, and only `replace=True` makes `paths` its whole new list (a
+    replacement that would drop more than half the chunks asks `confirm(message)` first,
+    when given). Options left None keep the index's recorded ones (or the defaults for a new
+    index), and options given apply: `exclude` or `max_file_bytes` on a re-run re-chunk.
+    `representation` and `lexical_weight` (0 turns BM25 fusion off) are the search-quality
+    levers measured in bench/README.md.
 
     The writer's lock is held for the whole run, from reading the previous generation to
-    committing the next, so a second writer (or `rm`) is refused at once instead of one
-    update silently replacing another that started from the same old state."""
+    committing the next, so a second writer (or `rm`) is refused at once, or waits for up to
+    `wait` seconds (`math.inf`: until the other finishes), instead of one update silently
+    replacing another that started from the same old state; the commit itself also checks
+    that the generation it read is still the current one."""
     home = Home.of(home)
     folder = home.folder(name)
-    with home.lock(name):
+    with home.lock(name, wait=wait, on_wait=on_wait):
         existed = folder.exists()
         try:
-            return _build(name, paths, home, model, text_field, max_file_bytes, exclude, rebuild, hnsw, progress,
-                          representation, lexical_weight)
+            return _build(name, paths, home, model, rebuild, hnsw, progress,
+                          {"text_field": text_field, "max_file_bytes": max_file_bytes,
+                           "exclude": None if exclude is None else list(exclude),
+                           "representation": representation, "lexical_weight": lexical_weight},
+                          list(add or []), list(remove or []), replace, confirm)
         finally:  # a first build that failed leaves no empty folder (decided under the lock)
             if not existed and folder.is_dir() and not (folder / MANIFEST).exists():
                 shutil.rmtree(folder, ignore_errors=True)
 
 
-def _build(name: str, paths: list[str] | None, home: Home, model: str | None, text_field: str,
-           max_file_bytes: int, exclude: list[str] | None, rebuild: bool, hnsw: HnswParams,
-           progress: Progress | None, representation: str, lexical_weight: float) -> IndexSummary:
+DEFAULT_OPTIONS = {"text_field": "text", "max_file_bytes": MAX_FILE_BYTES, "exclude": [],
+                   "representation": SUMMARISED, "lexical_weight": LEXICAL_WEIGHT}
+
+
+def _absolute(path: str) -> str:
+    return str(Path(path).expanduser().absolute())
+
+
+def resolve_sources(name: str, recorded: list[str] | None, paths: list[str] | None, add: list[str],
+                    remove: list[str], replace: bool) -> list[str]:
+    """The sources a run indexes, from what the index recorded and what the user asked;
+    an ambiguous or impossible request is one error line saying what to give instead."""
+    paths = [_absolute(p) for p in paths or []]
+    add, remove = [_absolute(p) for p in add], [_absolute(p) for p in remove]
+    if replace and not paths:
+        raise EmbedsearchError("--replace needs the PATHs that replace the index's sources")
+    if recorded is None:
+        if remove:
+            raise EmbedsearchError(f"index {name!r} does not exist yet, so there is nothing to remove")
+        sources = paths
+    elif paths and not replace and sorted(set(paths)) != sorted(set(recorded)):
+        held = ", ".join(recorded)
+        raise EmbedsearchError(
+            f"index {name!r} holds {held}; to change that give --add PATH, --remove PATH, or --replace "
+            f"to make {', '.join(paths)} its only source(s)")
+    else:
+        sources = paths if replace else list(recorded)
+    for p in add:
+        if p not in sources:
+            sources.append(p)
+    for p in remove:
+        if p not in sources:
+            from embedsearch.errors import did_you_mean, suggest
+
+            raise EmbedsearchError(
+                f"{p} is not a source of index {name!r}{did_you_mean(suggest(p, sources))} (its sources: "
+                f"{', '.join(sources)}; to leave out part of a source, use --exclude)")
+        sources.remove(p)
+    if not sources:
+        if recorded is not None and remove:
+            raise EmbedsearchError(f"removing every source would leave index {name!r} empty; "
+                                   f"`embedsearch rm {name}` deletes it")
+        raise EmbedsearchError("give at least one PATH to index")
+    return sources
+
+
+def _build(name: str, paths: list[str] | None, home: Home, model: str | None, rebuild: bool, hnsw: HnswParams,
+           progress: Progress | None, given: dict, add: list[str], remove: list[str], replace: bool,
+           confirm: Callable[[str], bool] | None) -> IndexSummary:
     """build_index's work, under the writer's lock."""
     from embedsearch.encoders import canonical_name
     from embedsearch.encoding import resolve_encoder
+    from embedsearch.store import manifest_generation
 
     started = time.perf_counter()
     summary = IndexSummary(name=name)
+    based_on = manifest_generation(home.folder(name))  # the commit checks it is still the current one
     if rebuild:  # nothing of the old index is reused or even opened (it may be damaged), but a
         previous = None  # readable manifest still says which sources, options and encoder it had
         recorded = home.peek(name)
@@ -154,18 +217,15 @@ def _build(name: str, paths: list[str] | None, home: Home, model: str | None, te
             f"{canonical_name(model)!r}; use --rebuild to re-embed everything, or another --name"
         )
     model = model or (recorded["encoder"]["name"] if recorded is not None else None)
-    if paths:
-        sources = [str(Path(p).expanduser().absolute()) for p in paths]
-    elif recorded is not None and isinstance(recorded.get("sources"), list):
-        sources = recorded["sources"]
-    else:
-        raise EmbedsearchError("give at least one PATH to index")
-    if representation not in REPRESENTATIONS:
-        raise EmbedsearchError(f"unknown representation {representation!r} (choose from {', '.join(REPRESENTATIONS)})")
-    options = {"text_field": text_field, "max_file_bytes": max_file_bytes, "exclude": list(exclude or []),
-               "representation": representation, "lexical_weight": lexical_weight}
-    if recorded is not None and not paths:  # an update without paths keeps what the index was built with
-        options.update(recorded.get("options") or {})
+    recorded_sources = recorded.get("sources") if recorded is not None else None
+    sources = resolve_sources(name, recorded_sources if isinstance(recorded_sources, list) else None,
+                              paths, add, remove, replace)
+    options = dict(DEFAULT_OPTIONS)
+    options.update((recorded or {}).get("options") or {})
+    options.update({k: v for k, v in given.items() if v is not None})
+    if options["representation"] not in REPRESENTATIONS:
+        raise EmbedsearchError(f"unknown representation {options['representation']!r} "
+                               f"(choose from {', '.join(REPRESENTATIONS)})")
 
     chunks = collect_chunks(sources, options["text_field"], options["max_file_bytes"], options["exclude"], summary)
     if not chunks:
@@ -175,7 +235,13 @@ def _build(name: str, paths: list[str] | None, home: Home, model: str | None, te
 
     hashes = [embed_hash(c, options["representation"]) for c in chunks]
     same_rows = _diff(previous, chunks, hashes, summary)
-    if same_rows and previous.manifest.get("sources") == sources:
+    before = previous.count if previous is not None else int((recorded or {}).get("count") or 0)
+    dropped = summary.removed if previous is not None else before
+    if replace and confirm is not None and before and dropped > before / 2 and not confirm(
+            f"replacing the sources of index {name!r} drops {dropped} of its {before} chunks"):
+        raise EmbedsearchError(f"index {name!r} is unchanged: replacing its sources would drop {dropped} of its "
+                               f"{before} chunks (give --yes to do it anyway)")
+    if same_rows and previous.manifest.get("sources") == sources and previous.manifest.get("options") == options:
         summary.up_to_date = True  # decided without loading the encoder: seconds saved
         summary.seconds = time.perf_counter() - started
         previous.close()
@@ -197,7 +263,7 @@ def _build(name: str, paths: list[str] | None, home: Home, model: str | None, te
         previous.close()
     summary.seconds = time.perf_counter() - started
     manifest["last_run"] = summary.as_dict()
-    write_generation(home, name, manifest, vectors, rows, hnsw)
+    write_generation(home, name, manifest, vectors, rows, hnsw, based_on=based_on)
     summary.seconds = time.perf_counter() - started
     return summary
 

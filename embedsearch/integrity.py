@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -102,13 +103,15 @@ def held_out_queries(vectors: np.ndarray, sample: int, seed: int = 0) -> np.ndar
     return normalise(rows + vectors[nearest[:, 1]])
 
 
-def repair(home: Home | Path | str, name: str) -> dict:
-    """Write a new, whole generation from whatever is intact; returns what was done."""
+def repair(home: Home | Path | str, name: str, wait: float = 0.0,
+           on_wait: Callable[[str], None] | None = None) -> dict:
+    """Write a new, whole generation from whatever is intact; returns what was done. Under
+    the writer's lock (waiting up to `wait` seconds for a running writer)."""
     home = Home.of(home)
     folder = home.folder(name)
     if not folder.is_dir():
         raise unknown("index", name, home.names())
-    with home.lock(name):
+    with home.lock(name, wait=wait, on_wait=on_wait):
         manifest, db_path = _best_metadata(folder)
         rows = _rows(db_path)
         generation = _generation_of(db_path)

@@ -23,12 +23,13 @@ import re
 import shutil
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from embedsearch.errors import Damaged, EmbedsearchError
+from embedsearch.errors import Busy, Damaged, EmbedsearchError
 from embedsearch.fileio import file_digest, fsync_path
 from embedsearch.home import MANIFEST, Home
 from embedsearch.representation import lexical_fields
@@ -284,7 +285,7 @@ def _item(r: sqlite3.Row) -> Item:
 
 
 def write_generation(home: Home | Path | str, name: str, manifest: dict, vectors: np.ndarray, items: list[tuple],
-                     hnsw_params) -> dict:
+                     hnsw_params, based_on: int | None | bool = False) -> dict:
     """Write a complete new generation and switch the manifest to it. Call under
     `home.lock(name)`.
 
@@ -293,9 +294,17 @@ def write_generation(home: Home | Path | str, name: str, manifest: dict, vectors
     replaced removes the partial files and leaves the previous generation in place. The
     rename of the manifest is the commit point: after it nothing is rolled back. An
     interruption then still ends the call, with the new generation whole; an error (the
-    folder's fsync failing) only warns, since the index is written. Returns the manifest."""
+    folder's fsync failing) only warns, since the index is written. Returns the manifest.
+
+    `based_on`, when given, is the generation (None: no manifest) the writer read its
+    previous state from: the commit is refused if another generation was committed since
+    (compare-and-swap; under the lock that cannot happen, so it guards against a writer
+    that bypassed the lock)."""
     home = Home.of(home)
     folder = home.folder(name)
+    if based_on is not False and manifest_generation(folder) != based_on:
+        raise Busy(f"index {name!r} was changed by another process while this run worked (generation "
+                   f"{manifest_generation(folder)}, not {based_on}); nothing was written: run it again")
     old = _current_generation(folder)
     gen = old + 1
     names = {"vectors": f"vectors-{gen}.npy", "items": f"items-{gen}.sqlite", "hnsw": f"hnsw-{gen}.bin"}
@@ -313,7 +322,7 @@ def write_generation(home: Home | Path | str, name: str, manifest: dict, vectors
             manifest["created"] = now
         home.write_text(folder / MANIFEST, json.dumps(manifest, indent=2))
     except BaseException as exc:
-        if _manifest_generation(folder) == gen:  # past the commit point: keep every file
+        if manifest_generation(folder) == gen:  # past the commit point: keep every file
             if not isinstance(exc, (OSError, sqlite3.Error)):
                 raise
             import warnings
@@ -361,26 +370,30 @@ def _write_files(folder: Path, names: dict, manifest: dict, vectors: np.ndarray,
         raise OSError(errno.ENOSPC, "the HNSW file was not written completely (disk full?)") from None
 
 
-def remove_index(home: Home | Path | str, name: str) -> None:
-    """Delete index NAME's folder, under the writer's lock. A folder that is a symlink is
-    refused: removing it would delete files wherever it points."""
+def remove_index(home: Home | Path | str, name: str, wait: float = 0.0,
+                 on_wait: Callable[[str], None] | None = None) -> None:
+    """Delete index NAME's folder, under the writer's lock (waiting up to `wait` seconds
+    for a running writer). A folder that is a symlink is refused: removing it would delete
+    files wherever it points."""
     home = Home.of(home)
     folder = home.folder(name)
     if folder.is_symlink():
         raise EmbedsearchError(f"{folder} is a symbolic link, not an index folder of this home; "
                                "remove the link itself if that is what you want")
-    read_manifest(home, name, kind=None)
-    with home.lock(name):
+    if not folder.is_dir():
+        read_manifest(home, name, kind=None)  # the unknown-name error, with close matches
+    with home.lock(name, wait=wait, on_wait=on_wait):
+        read_manifest(home, name, kind=None)  # under the lock: a writer we waited for may have changed it
         # the manifest goes first, so a crash half-way leaves a folder no one mistakes for an index
         (folder / MANIFEST).unlink()
-    shutil.rmtree(folder)
+        shutil.rmtree(folder)
 
 
 def folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
 
 
-def _manifest_generation(folder: Path) -> int | None:
+def manifest_generation(folder: Path) -> int | None:
     """The generation the manifest on disk names, None when there is no readable one."""
     try:
         return int(json.loads((folder / MANIFEST).read_text()).get("generation"))
@@ -390,7 +403,7 @@ def _manifest_generation(folder: Path) -> int | None:
 
 def _current_generation(folder: Path) -> int:
     """The manifest's generation, else (no readable manifest) the newest generation file's."""
-    generation = _manifest_generation(folder)
+    generation = manifest_generation(folder)
     if generation is None:
         gens = [int(m.group(1)) for p in folder.glob("*-*.*") if (m := re.search(r"-(\d+)\.", p.name))]
         return max(gens, default=0)

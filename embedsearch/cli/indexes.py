@@ -63,27 +63,59 @@ def _filters(globs, kinds, langs, where, min_score) -> Filters:
     return Filters.parse(globs, kinds, langs, where, min_score)
 
 
+WAIT_OPTION = click.option("--wait", is_flag=True,
+                           help="When another process is writing NAME, wait for it to finish instead of stopping.")
+
+
+def _waiting(message: str) -> None:
+    console(stderr=True).print(message + " ...")
+
+
+def _confirm(message: str) -> bool:
+    """Ask before a run drops most of an index; refuse where nobody can answer."""
+    import sys
+
+    return sys.stdin.isatty() and click.confirm(message + "; go on?", default=False, err=True)
+
+
 @click.command("index")
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--name", "-n", required=True, help="Index name (a folder under the index home).")
+@click.option("--add", "add", multiple=True, type=click.Path(), metavar="PATH",
+              help="Add PATH to the index's sources (repeatable).")
+@click.option("--remove", "remove", multiple=True, type=click.Path(), metavar="PATH",
+              help="Drop PATH, one of the index's sources, and everything from it (repeatable).")
+@click.option("--replace", is_flag=True, help="Make PATHS the index's only sources (asks first when that "
+                                               "drops more than half its chunks).")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask before --replace drops most of the index.")
 @click.option("--model", default=None, help="sentence-transformers model name or folder [default: packaged all-MiniLM-L6-v2].")
-@click.option("--text-field", default="text", show_default=True, help="Column holding the text in JSONL/CSV files.")
-@click.option("--max-file-size", "max_bytes", type=click.IntRange(min=1), default=1_000_000, show_default=True,
-              help="Skip files larger than this many bytes.")
-@click.option("--exclude", multiple=True, help=".gitignore-style pattern to skip (repeatable).")
+@click.option("--text-field", default=None, help="Column holding the text in JSONL/CSV files [default: text, "
+                                                 "or what NAME was built with].")
+@click.option("--max-file-size", "max_bytes", type=click.IntRange(min=1), default=None,
+              help="Skip files larger than this many bytes [default: 1000000, or what NAME was built with].")
+@click.option("--exclude", multiple=True, help=".gitignore-style pattern to skip (repeatable; replaces the "
+                                               "patterns NAME was built with).")
 @click.option("--rebuild", is_flag=True, help="Re-embed everything instead of reusing unchanged chunks.")
+@WAIT_OPTION
 @JSON_OPTION
 @click.pass_obj
-def index_cmd(obj, paths, name, model, text_field, max_bytes, exclude, rebuild, as_json):
+def index_cmd(obj, paths, name, add, remove, replace, yes, model, text_field, max_bytes, exclude, rebuild, wait,
+              as_json):
     """Index code and text under PATHS as NAME (incremental when NAME exists).
 
-    With no PATHS, re-indexes the paths NAME was built from."""
+    A new index holds PATHS. An existing one keeps its sources: with no PATHS (or the same
+    ones) it is brought up to date with the options it was built with, or with those given;
+    --add and --remove change its sources; --replace makes PATHS its only ones."""
+    import math
+
     from embedsearch.indexing import build_index
 
     with progress_bar("embedding") as progress:
         summary = build_index(name, list(paths) or None, obj["home"], model=model, text_field=text_field,
-                              max_file_bytes=max_bytes, exclude=list(exclude), rebuild=rebuild,
-                              progress=None if as_json else progress)
+                              max_file_bytes=max_bytes, exclude=list(exclude) or None, rebuild=rebuild,
+                              progress=None if as_json else progress, add=list(add), remove=list(remove),
+                              replace=replace, confirm=None if yes else _confirm,
+                              wait=math.inf if wait else 0.0, on_wait=_waiting)
     if as_json:
         json_lines([summary.as_dict()])
         return
@@ -310,12 +342,15 @@ def _flatten(d: dict, prefix: str = ""):
 
 @click.command("rm")
 @click.argument("name")
+@WAIT_OPTION
 @click.pass_obj
-def rm_cmd(obj, name):
+def rm_cmd(obj, name, wait):
     """Delete index NAME and all its files."""
+    import math
+
     from embedsearch.store import remove_index
 
-    remove_index(obj["home"], name)
+    remove_index(obj["home"], name, wait=math.inf if wait else 0.0, on_wait=_waiting)
     console().print(f"removed {name}")
 
 
@@ -345,14 +380,17 @@ def check_cmd(obj, name, recall, as_json):
 
 @click.command("repair")
 @click.argument("name")
+@WAIT_OPTION
 @JSON_OPTION
 @click.pass_obj
-def repair_cmd(obj, name, as_json):
+def repair_cmd(obj, name, wait, as_json):
     """Write index NAME anew from whatever is intact: its items with their own vectors, or
     with their texts embedded again when no trustworthy copy of those vectors is left."""
     from embedsearch.integrity import repair
 
-    done = repair(obj["home"], name)
+    import math
+
+    done = repair(obj["home"], name, wait=math.inf if wait else 0.0, on_wait=_waiting)
     if as_json:
         json_lines([done])
         return

@@ -78,6 +78,8 @@ def progress_bar(label: str):
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeRemainingColumn(), console=console(stderr=True), transient=False)
 
+    started = []
+
     def start(total: int | None):
         task = None
 
@@ -85,6 +87,7 @@ def progress_bar(label: str):
             nonlocal task
             if task is None:
                 bar.start()
+                started.append(True)
                 task = bar.add_task(label, total=total)
             bar.advance(task, n)
 
@@ -93,7 +96,8 @@ def progress_bar(label: str):
     try:
         yield start
     finally:
-        bar.stop()
+        if started:  # stopping a bar never drawn would still print an empty line
+            bar.stop()
 
 
 def location(path: str, start: int, end: int) -> str:

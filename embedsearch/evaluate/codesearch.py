@@ -195,7 +195,7 @@ def evaluate(paths: list[str], home: Path | None = None, index_name: str | None 
             started = time.perf_counter()
             name = f"{base}-{method.representation}"
             exclude = [] if questions is None or include_tests else TEST_PATTERNS  # the copy has no tests
-            build_index(name, corpus, eval_home, model=model, progress=progress, exclude=exclude,
+            build_index(name, corpus, eval_home, model=model, progress=progress, exclude=exclude, replace=True,
                         representation=method.representation, lexical_weight=method.lexical_weight)
             index = Index(eval_home, name)
             try:
