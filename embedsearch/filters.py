@@ -18,11 +18,14 @@ from fnmatch import fnmatchcase
 
 from embedsearch.errors import EmbedsearchError, unknown
 
-KINDS = ("function", "method", "class", "module", "section", "record", "window")
+KINDS = ("function", "method", "class", "type", "module", "section", "record", "cell", "window")
 LANGUAGES = {
     "python": (".py", ".pyi"), "go": (".go",), "rust": (".rs",), "javascript": (".js", ".jsx", ".mjs", ".cjs"),
-    "java": (".java",), "c": (".c", ".h"), "markdown": (".md", ".markdown"), "text": (".txt", ".rst"),
-    "jsonl": (".jsonl", ".ndjson"), "csv": (".csv", ".tsv"),
+    "typescript": (".ts", ".tsx", ".mts", ".cts"), "java": (".java",), "c": (".c", ".h"),
+    "cpp": (".cpp", ".cc", ".cxx", ".hpp", ".hh", ".hxx"), "csharp": (".cs",), "ruby": (".rb", ".rake"),
+    "php": (".php",), "kotlin": (".kt", ".kts"), "bash": (".sh", ".bash"), "notebook": (".ipynb",),
+    "markdown": (".md", ".markdown"), "text": (".txt", ".rst"), "jsonl": (".jsonl", ".ndjson"),
+    "csv": (".csv", ".tsv"), "config": (".json", ".yaml", ".yml", ".toml", ".ini", ".cfg"),
 }
 
 

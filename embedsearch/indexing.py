@@ -85,7 +85,7 @@ def read_source(path: Path, summary: IndexSummary, skipped: Counter) -> str | No
 
 
 def collect_chunks(paths: list[str], text_field: str, max_file_bytes: int, exclude: list[str],
-                   summary: IndexSummary) -> list[Chunk]:
+                   summary: IndexSummary, id_field: str | None = None) -> list[Chunk]:
     """Every chunk of every readable file under `paths`, counting what was skipped."""
     walk = discover(paths, max_bytes=max_file_bytes, exclude=exclude)
     skipped = Counter(walk.skipped)
@@ -95,11 +95,15 @@ def collect_chunks(paths: list[str], text_field: str, max_file_bytes: int, exclu
         text = read_source(path, summary, skipped)
         if text is None:
             continue
+        def skip(reason: str, where: str) -> None:
+            skipped[reason] += 1
+            if len(examples.setdefault(reason, [])) < 3:
+                examples[reason].append(where)
+
         try:
-            file_chunks = chunk_text(str(path), text, text_field)
+            file_chunks = chunk_text(str(path), text, text_field, id_field, skip)
         except EmbedsearchError as exc:
-            skipped["unusable records file"] += 1
-            examples.setdefault("unusable records file", []).append(str(exc))
+            skip("unusable records file", str(exc))
             continue
         summary.files_read += 1
         chunks.extend(file_chunks)
@@ -108,7 +112,7 @@ def collect_chunks(paths: list[str], text_field: str, max_file_bytes: int, exclu
 
 
 def build_index(name: str, paths: list[str] | None, home: Home | Path | str, model: str | None = None,
-                text_field: str | None = None, max_file_bytes: int | None = None,
+                text_field: str | None = None, id_field: str | None = None, max_file_bytes: int | None = None,
                 exclude: list[str] | None = None, rebuild: bool = False,
                 hnsw: HnswParams = HnswParams(), progress: Progress | None = None,
                 representation: str | None = None, lexical_weight: float | None = None,
@@ -137,7 +141,7 @@ def build_index(name: str, paths: list[str] | None, home: Home | Path | str, mod
         existed = folder.exists()
         try:
             return _build(name, paths, home, model, rebuild, hnsw, progress,
-                          {"text_field": text_field, "max_file_bytes": max_file_bytes,
+                          {"text_field": text_field, "id_field": id_field, "max_file_bytes": max_file_bytes,
                            "exclude": None if exclude is None else list(exclude),
                            "representation": representation, "lexical_weight": lexical_weight},
                           list(add or []), list(remove or []), replace, confirm)
@@ -146,7 +150,7 @@ def build_index(name: str, paths: list[str] | None, home: Home | Path | str, mod
                 shutil.rmtree(folder, ignore_errors=True)
 
 
-DEFAULT_OPTIONS = {"text_field": "text", "max_file_bytes": MAX_FILE_BYTES, "exclude": [],
+DEFAULT_OPTIONS = {"text_field": "text", "id_field": None, "max_file_bytes": MAX_FILE_BYTES, "exclude": [],
                    "representation": SUMMARISED, "lexical_weight": LEXICAL_WEIGHT}
 
 
@@ -227,7 +231,8 @@ def _build(name: str, paths: list[str] | None, home: Home, model: str | None, re
         raise EmbedsearchError(f"unknown representation {options['representation']!r} "
                                f"(choose from {', '.join(REPRESENTATIONS)})")
 
-    chunks = collect_chunks(sources, options["text_field"], options["max_file_bytes"], options["exclude"], summary)
+    chunks = collect_chunks(sources, options["text_field"], options["max_file_bytes"], options["exclude"], summary,
+                            options["id_field"])
     if not chunks:
         skipped = ", ".join(f"{n} {r}" for r, n in summary.skipped.items()) or "nothing found"
         raise EmbedsearchError(f"no text to index under {', '.join(sources)} ({skipped})")

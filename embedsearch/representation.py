@@ -16,7 +16,7 @@ import re
 import textwrap
 from pathlib import Path
 
-from embedsearch.chunking import Chunk
+from embedsearch.chunking import PYTHON_SUFFIXES, Chunk, treesitter
 
 NAMED = "named-v1"  # kind + split qualified name, then the code
 SUMMARISED = "summarised-v1"  # the default: named-v1 blended with a summary (see summary_text)
@@ -48,7 +48,7 @@ def words(text: str) -> str:
 
 def embed_text(chunk: Chunk, representation: str = NAMED) -> str:
     """The main text the encoder sees for a chunk (the code, named)."""
-    if representation == PLAIN or chunk.kind in ("record", "section", "window"):
+    if representation == PLAIN or chunk.kind in ("record", "section", "cell", "window"):
         return chunk.text
     return f"{chunk.kind} {words(chunk.name)}\n{chunk.text}"
 
@@ -76,7 +76,10 @@ def summary_text(chunk: Chunk) -> str:
     blending the two vectors keeps what the code says and adds what it is for
     (bench/README.md, "Questions")."""
     doc, params = chunk.doc, chunk.params
-    if doc is None or params is None:  # rebuilt from stored rows: read the text
+    if (doc is None or params is None) and Path(chunk.path).suffix.lower() not in PYTHON_SUFFIXES and \
+            treesitter.supports(chunk.path):  # rebuilt from stored rows: its leading doc comment
+        doc, params = treesitter.chunk_doc(chunk.path, chunk.text), ()
+    elif doc is None or params is None:  # rebuilt from stored rows: read the text
         from embedsearch.chunking.python import facts
 
         node = _definition(chunk.text)

@@ -19,9 +19,12 @@ CODE_SUFFIXES = {
     ".ts", ".tsx", ".cpp", ".cc", ".cxx", ".hpp", ".hh", ".cs", ".rb", ".php", ".kt",
     ".swift", ".scala", ".lua", ".r", ".jl", ".sh", ".bash", ".zsh", ".sql", ".pl", ".m",
     ".toml", ".cfg", ".ini", ".yaml", ".yml", ".html", ".css", ".scss", ".el", ".hs", ".ml",
+    ".json", ".ipynb", ".kts", ".mts", ".cts", ".hxx", ".rake", ".gradle", ".proto", ".tf",
 }
 INDEXED_SUFFIXES = PYTHON_SUFFIXES | TEXT_SUFFIXES | RECORD_SUFFIXES | set(GRAMMARS) | CODE_SUFFIXES
-INDEXED_NAMES = {"Makefile", "Dockerfile", "CMakeLists.txt", "Justfile"}
+INDEXED_NAMES = {"Makefile", "Dockerfile", "CMakeLists.txt", "Justfile", "Rakefile", "Gemfile", "Vagrantfile",
+                 "README", "LICENSE", "LICENCE", "COPYING", "NOTICE", "AUTHORS", "CHANGELOG", "CONTRIBUTING"}
+SKIP_NAMES = {"package-lock.json", "npm-shrinkwrap.json", "composer.lock", "Cargo.lock", "poetry.lock"}  # generated
 MAX_FILE_BYTES = 1_000_000
 
 
@@ -94,6 +97,8 @@ def _walk_dir(root: Path, walk: Walk, seen: set[Path], max_bytes: int, extra) ->
                 walk.skip(reason, full)
             elif full.is_symlink() and not _inside(full, root):
                 walk.skip("symlink out of the indexed folder (not followed)", full)
+            elif f in SKIP_NAMES:
+                walk.skip("generated lock file", full)
             elif full.suffix.lower() not in INDEXED_SUFFIXES and f not in INDEXED_NAMES:
                 walk.skip("unsupported file type", full)
             else:

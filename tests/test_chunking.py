@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from embedsearch.chunking import chunk_text
@@ -104,8 +107,50 @@ def test_jsonl_with_another_field_and_bad_lines():
     assert chunk_text("d.jsonl", '{"body": "x"}\n', text_field="body")[0].text == "x"
     with pytest.raises(EmbedsearchError, match="no row has a 'text' field.*body"):
         chunk_text("d.jsonl", '{"body": "x"}\n')
-    with pytest.raises(EmbedsearchError, match=r"d.jsonl:2: not valid JSON"):
-        chunk_text("d.jsonl", '{"text": "x"}\n{oops\n')
+    skipped = []
+    chunks = chunk_text("d.jsonl", '{"text": "x"}\n{oops\n[1, 2]\n{"title": "no text"}\n{"text": "y"}\n',
+                        skip=lambda reason, where: skipped.append((reason, where)))
+    assert [c.text for c in chunks] == ["x", "y"]  # a bad line costs that line, never the file
+    assert [(r, w.split(": ")[0]) for r, w in skipped] == [
+        ("bad record", "d.jsonl:2"), ("bad record", "d.jsonl:3"), ("record without text", "d.jsonl:4")]
+    assert "not valid JSON" in skipped[0][1] and "expected a JSON object, found list" in skipped[1][1]
+
+
+def test_records_join_text_fields_and_take_ids_from_a_field():
+    text = '{"sku": "a1", "title": "Kettle", "blurb": "Boils water fast"}\n{"sku": "b2", "title": "Mug"}\n'
+    chunks = chunk_text("p.jsonl", text, text_field="title,blurb", id_field="sku")
+    assert [(c.name, c.text) for c in chunks] == [("a1", "Kettle\nBoils water fast"), ("b2", "Mug")]
+    assert chunks[0].meta == {"sku": "a1"}
+    with pytest.raises(EmbedsearchError, match="no row has an 'id' field.*sku"):
+        chunk_text("p.jsonl", text, text_field="title", id_field="id")
+    skipped = []
+    rows = chunk_text("p.csv", 'title,text\nA,one\nB,two,extra\nC,three\n',
+                      skip=lambda reason, where: skipped.append(where))
+    assert [c.name for c in rows] == ["A", "C"] and skipped == ["p.csv:3: 3 columns where the header has 2"]
+
+
+def test_records_keep_their_vectors_when_rows_move(tmp_path, cli):
+    from tests.fake_encoder import FAKE
+
+    rows = [json.dumps({"sku": f"s{i}", "text": f"product number {i}"}) for i in range(5)]
+    (tmp_path / "p.jsonl").write_text("\n".join(rows) + "\n")
+    home = tmp_path / "home"
+    assert cli("--home", home, "index", tmp_path / "p.jsonl", "--name", "p", "--model", FAKE, "--id-field", "sku").exit_code == 0
+    (tmp_path / "p.jsonl").write_text("\n".join(reversed(rows)) + "\n")
+    summary = json.loads(cli("--home", home, "index", "--name", "p", "--json").output)
+    assert (summary["added"], summary["changed"], summary["removed"], summary["embedded"]) == (0, 0, 0, 0)
+    r = cli("--home", home, "search", "p", "product number 3", "-k", "1", "--json")
+    assert json.loads(r.output)["name"] == "s3"
+
+
+def test_a_bad_record_is_counted_in_the_index_summary(tmp_path, cli):
+    from tests.fake_encoder import FAKE
+
+    (tmp_path / "faq.jsonl").write_text('{"q": "a", "text": "first answer"}\nnot json\n{"text": "third"}\n')
+    r = cli("--home", tmp_path / "home", "index", tmp_path / "faq.jsonl", "--name", "faq", "--model", FAKE, "--json")
+    summary = json.loads(r.output)
+    assert r.exit_code == 0 and summary["chunks"] == 2 and summary["skipped"] == {"bad record": 1}
+    assert summary["skipped_examples"]["bad record"] == [f"{tmp_path / 'faq.jsonl'}:2: not valid JSON (Expecting value)"]
 
 
 def test_csv_rows_with_multiline_cells_keep_line_numbers():
@@ -159,6 +204,94 @@ def test_tree_sitter_languages_name_their_definitions(path, text, expected):
     for c in chunks:
         covered.update(range(c.start_line, c.end_line + 1))
     assert covered >= {i for i, line in enumerate(text.splitlines(), 1) if line.strip()}
+
+
+LANGS = Path(__file__).parent / "fixtures" / "langs"
+
+
+@pytest.mark.parametrize("name,expected", [
+    ("retry.ts", [("module", "lines 1-1", 1, 1), ("class", "RetryOptions", 3, 7), ("type", "Backoff", 9, 9),
+                  ("function", "retry", 11, 26), ("function", "parseDuration", 28, 32),
+                  ("class", "RateLimiter", 34, 47), ("method", "RateLimiter.constructor", 37, 39),
+                  ("method", "RateLimiter.tryAcquire", 41, 46)]),
+    ("Badge.tsx", [("module", "lines 1-1", 1, 1), ("function", "Badge", 3, 6), ("function", "Avatar", 8, 8)]),
+    ("lru.cpp", [("module", "lines 1-4", 1, 4), ("class", "Lru", 6, 19), ("method", "Lru.Lru", 10, 10),
+                 ("method", "Lru.get", 21, 25), ("function", "fnv1a", 27, 32), ("module", "lines 33-34", 33, 34)]),
+    ("Invoice.cs", [("module", "lines 1-5", 1, 5), ("class", "Invoice", 6, 26), ("method", "Invoice.AddLine", 13, 17),
+                    ("method", "Invoice.Total", 19, 25), ("class", "IPaymentGateway", 28, 31),
+                    ("method", "IPaymentGateway.Charge", 30, 30), ("module", "lines 32-32", 32, 32)]),
+    ("slug.rb", [("module", "lines 1-3", 1, 3), ("method", "slugify", 4, 7), ("class", "Wrapper", 9, 19),
+                 ("method", "Wrapper.initialize", 11, 13), ("method", "Wrapper.wrap", 15, 18),
+                 ("module", "lines 20-20", 20, 20)]),
+    ("mailer.php", [("module", "lines 1-2", 1, 2), ("function", "is_valid_email", 4, 10), ("class", "Mailer", 12, 21),
+                    ("method", "Mailer.queue", 14, 18), ("class", "Transport", 23, 26),
+                    ("method", "Transport.deliver", 25, 25)]),
+    ("Matrix.kt", [("module", "lines 1-1", 1, 1), ("class", "Matrix", 3, 12), ("method", "Matrix.times", 7, 11),
+                   ("function", "identity", 14, 15), ("class", "Formats", 17, 19), ("method", "Formats.pretty", 18, 18)]),
+    ("backup.sh", [("module", "lines 1-2", 1, 2), ("function", "backup_folder", 4, 8),
+                   ("function", "rotate_backups", 10, 12), ("module", "lines 13-15", 13, 15)]),
+])
+def test_more_languages_chunk_real_files_by_definition(name, expected):
+    """TypeScript/TSX (arrow functions bound to names too), C++ (templates, out-of-class
+    methods as Class.method), C#, Ruby, PHP, Kotlin and Bash: each fixture's definitions by
+    kind, qualified name and lines, every non-blank line covered."""
+    text = (LANGS / name).read_text()
+    chunks = chunk_text(str(LANGS / name), text)
+    assert [(c.kind, c.name, c.start_line, c.end_line) for c in chunks] == expected
+    covered = set()
+    for c in chunks:
+        covered.update(range(c.start_line, c.end_line + 1))
+    assert covered >= {i for i, line in enumerate(text.splitlines(), 1) if line.strip()}
+
+
+@pytest.mark.parametrize("name,what,doc", [
+    ("retry.ts", "retry", "Retry an async call with exponential backoff."),  # /** */, up to its @tag
+    ("retry.ts", "parseDuration", 'Parse a duration such as "5s" or "2m" into milliseconds.'),  # //
+    ("lru.cpp", "Lru", "A least-recently-used cache of fixed capacity."),  # ///, above the template line
+    ("Invoice.cs", "Invoice.AddLine", "Add a line of the given amount."),  # /// <summary>
+    ("slug.rb", "Wrapper.wrap", "Wrap a paragraph of text."),  # #
+    ("backup.sh", "backup_folder", "Copy a folder to a dated backup archive."),
+    ("Matrix.kt", "identity", "The identity matrix of size n."),
+])
+def test_doc_comments_belong_to_what_they_document(name, what, doc):
+    """The comment right above a definition is part of its chunk (not chunked alone) and is
+    its doc, the same whether read while chunking or from the stored text (a repair)."""
+    from embedsearch.chunking.treesitter import chunk_doc
+
+    chunk = by_name(chunk_text(str(LANGS / name), (LANGS / name).read_text()))[what]
+    assert chunk.doc == doc and chunk_doc(chunk.path, chunk.text) == doc
+    assert chunk.text.lstrip().startswith(("/", "#"))
+
+
+def test_go_doc_comments_and_methods():
+    text = 'package main\n\n// Server serves things.\ntype Server struct{}\n\n// Start starts it.\nfunc (s *Server) Start() error { return nil }\n'
+    chunks = by_name(chunk_text("s.go", text))
+    assert (chunks["Server.Start"].start_line, chunks["Server.Start"].doc) == (6, "Start starts it.")
+    assert chunks["Server"].doc == "Server serves things."
+
+
+def test_notebooks_by_cell_and_extensionless_files():
+    cells = chunk_text(str(LANGS / "explore.ipynb"), (LANGS / "explore.ipynb").read_text())
+    assert [(c.kind, c.start_line, c.meta["cell_type"]) for c in cells] == [
+        ("cell", 1, "markdown"), ("cell", 2, "code"), ("cell", 3, "code")]  # the empty fourth cell is left out
+    assert cells[0].name == "cell 1: Exploring ratings" and "3.53" not in "".join(c.text for c in cells)
+    assert cells[1].text == "import pandas as pd\nratings = pd.read_csv('ratings.csv')"
+    assert {c.kind for c in chunk_text("broken.ipynb", "{not json")} == {"window"}
+    assert {c.kind for c in chunk_text("README", "# Tool\n\nWhat it does.\n")} == {"section"}
+    assert {c.kind for c in chunk_text("Dockerfile", "FROM python:3.11\nRUN pip install x\n")} == {"window"}
+    assert {c.kind for c in chunk_text("Rakefile", "# Run the tests.\ntask :test do\nend\n")} <= {"module", "function"}
+
+
+def test_the_walk_reads_config_notebooks_and_named_files_but_not_lock_files(tmp_path):
+    from embedsearch.walk import discover
+
+    for name in ("package.json", "package-lock.json", "settings.yaml", "pyproject.toml", "nb.ipynb", "README",
+                 "LICENSE", "Makefile", "Dockerfile", "photo.png"):
+        (tmp_path / name).write_text("x = 1\n")
+    walk = discover([str(tmp_path)])
+    assert sorted(p.name for p in walk.files) == ["Dockerfile", "LICENSE", "Makefile", "README", "nb.ipynb",
+                                                  "package.json", "pyproject.toml", "settings.yaml"]
+    assert walk.skipped == {"generated lock file": 1, "unsupported file type": 1}
 
 
 def test_generated_python_too_deep_for_the_parser_falls_back_to_windows():

@@ -1,8 +1,9 @@
 """Split a file's text into chunks: the items an index stores and a search returns.
 
 One module per kind of source: `python` (ast), `treesitter` (other languages with an
-installed grammar), `text` (Markdown and prose), `records` (JSONL/CSV rows) and
-`windows` (overlapping line windows, the fallback for everything else).
+installed grammar), `textdoc` (Markdown and prose), `records` (JSONL/CSV rows),
+`notebook` (Jupyter cells) and `windows` (overlapping line windows, the fallback for
+everything else: configuration files, Makefiles, Dockerfiles).
 """
 
 from __future__ import annotations
@@ -36,19 +37,30 @@ class Chunk:
 PYTHON_SUFFIXES = {".py", ".pyi"}
 TEXT_SUFFIXES = {".md", ".markdown", ".rst", ".txt"}
 RECORD_SUFFIXES = {".jsonl", ".ndjson", ".csv", ".tsv"}
+NOTEBOOK_SUFFIXES = {".ipynb"}
+TEXT_NAMES = {"README", "LICENSE", "LICENCE", "COPYING", "NOTICE", "AUTHORS", "CHANGELOG", "CHANGES",
+              "CONTRIBUTING", "HISTORY", "NEWS", "INSTALL"}  # prose without a suffix
 
 
-def chunk_text(path: str, text: str, text_field: str = "text") -> list[Chunk]:
-    """Chunks for one file's decoded text, chosen by the file's suffix."""
-    from embedsearch.chunking import python, records, textdoc, treesitter, windows
+def chunk_text(path: str, text: str, text_field: str = "text", id_field: str | None = None,
+               skip=None) -> list[Chunk]:
+    """Chunks for one file's decoded text, chosen by the file's suffix (or name). Records
+    that cannot be used are passed to `skip(reason, "file:line: detail")` (records.Skip)."""
+    from embedsearch.chunking import notebook, python, records, textdoc, treesitter, windows
 
-    suffix = Path(path).suffix.lower()
+    p = Path(path)
+    suffix = p.suffix.lower()
     if suffix in PYTHON_SUFFIXES:
         return python.chunk(path, text)
-    if suffix in TEXT_SUFFIXES:
+    if suffix in TEXT_SUFFIXES or (not suffix and p.name.upper() in TEXT_NAMES):
         return textdoc.chunk(path, text)
     if suffix in RECORD_SUFFIXES:
-        return records.chunk(path, text, text_field)
-    if treesitter.supports(suffix):
+        return records.chunk(path, text, text_field, id_field, skip)
+    if suffix in NOTEBOOK_SUFFIXES:
+        try:
+            return notebook.chunk(path, text)
+        except ValueError:  # not a notebook after all: its lines, like a file that does not parse
+            return windows.chunk(path, text)
+    if treesitter.supports(path):
         return treesitter.chunk(path, text)
     return windows.chunk(path, text)

@@ -89,8 +89,11 @@ def _confirm(message: str) -> bool:
                                                "drops more than half its chunks).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before --replace drops most of the index.")
 @click.option("--model", default=None, help="sentence-transformers model name or folder [default: packaged all-MiniLM-L6-v2].")
-@click.option("--text-field", default=None, help="Column holding the text in JSONL/CSV files [default: text, "
-                                                 "or what NAME was built with].")
+@click.option("--text-field", default=None, help="Column holding the text in JSONL/CSV files; several joined "
+                                                 "with commas (title,overview) [default: text, or what NAME was "
+                                                 "built with].")
+@click.option("--id-field", default=None, help="Column that identifies a JSONL/CSV record (its name in results; "
+                                               "rows are matched by it on updates).")
 @click.option("--max-file-size", "max_bytes", type=click.IntRange(min=1), default=None,
               help="Skip files larger than this many bytes [default: 1000000, or what NAME was built with].")
 @click.option("--exclude", multiple=True, help=".gitignore-style pattern to skip (repeatable; replaces the "
@@ -99,8 +102,8 @@ def _confirm(message: str) -> bool:
 @WAIT_OPTION
 @JSON_OPTION
 @click.pass_obj
-def index_cmd(obj, paths, name, add, remove, replace, yes, model, text_field, max_bytes, exclude, rebuild, wait,
-              as_json):
+def index_cmd(obj, paths, name, add, remove, replace, yes, model, text_field, id_field, max_bytes, exclude, rebuild,
+              wait, as_json):
     """Index code and text under PATHS as NAME (incremental when NAME exists).
 
     A new index holds PATHS. An existing one keeps its sources: with no PATHS (or the same
@@ -112,6 +115,7 @@ def index_cmd(obj, paths, name, add, remove, replace, yes, model, text_field, ma
 
     with progress_bar("embedding") as progress:
         summary = build_index(name, list(paths) or None, obj["home"], model=model, text_field=text_field,
+                              id_field=id_field,
                               max_file_bytes=max_bytes, exclude=list(exclude) or None, rebuild=rebuild,
                               progress=None if as_json else progress, add=list(add), remove=list(remove),
                               replace=replace, confirm=None if yes else _confirm,
