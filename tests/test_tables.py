@@ -23,7 +23,7 @@ GLOVE = "glove-6B-50d"
 
 def jsons(result) -> list[dict]:
     assert result.exit_code == 0, result.output
-    return [json.loads(line) for line in result.output.splitlines() if line.strip()]
+    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
 
 
 @pytest.fixture(scope="module")
@@ -112,8 +112,11 @@ def test_neighbours_exact_on_glove_and_unknown_keys_suggest_case_folded(cli, hom
     keys = [h["key"] for h in hits]
     assert len(keys) == 10 and "frog" not in keys and "toad" in keys
     assert all(a["cosine"] >= b["cosine"] for a, b in zip(hits, hits[1:]))
-    bad = cli("neighbours", GLOVE, "Frog", "--exact")
-    assert bad.exit_code == 1 and "unknown key 'Frog'" in bad.output and "'frog'" in bad.output
+    folded = cli("neighbours", GLOVE, "Frog", "--exact", "-k", "10", "--json")  # GloVe is lower-cased
+    assert folded.exit_code == 0 and [h["key"] for h in jsons(folded)] == keys
+    assert "note: 'Frog' is not in table 'glove-6B-50d'; using 'frog'" in folded.stderr
+    bad = cli("neighbours", GLOVE, "Frgo", "--exact")
+    assert bad.exit_code == 1 and "unknown key 'Frgo'" in bad.output and "did you mean 'frigo'" in bad.output
     assert "Traceback" not in bad.output
 
 
@@ -473,3 +476,33 @@ def test_a_tables_rows_are_replaced_as_one_unit(home, tmp_path, monkeypatch):
     keys, vectors, _ = registry.load_rows(home, "small")
     assert keys == ["frog", "toad", "newt"] and vectors.shape == (3, 3)
     assert not [p for p in (home / ".tables").iterdir() if p.name.startswith(".small.")]
+
+
+def test_gensim_verbs_agree_with_an_independent_computation(cli, home):
+    """similarity, doesnt-match and most-similar (plain and --cosmul) against numpy on the
+    GloVe rows read straight from the packaged file."""
+    from embedsearch.tables.registry import open_table
+
+    t = open_table(home, GLOVE)
+    keys, raw = t.keys[:20000], np.asarray(t.vectors[:20000], dtype=np.float64)
+    unit = raw / np.linalg.norm(raw, axis=1, keepdims=True)
+    row = {k: i for i, k in enumerate(keys)}
+    v = lambda w: unit[row[w]]
+    got = jsons(cli("similarity", GLOVE, "cat", "dog", "--json"))[0]
+    assert abs(got["cosine"] - float(v("cat") @ v("dog"))) < 1e-5
+    words = ["breakfast", "cereal", "dinner", "lunch"]
+    mean = unit[[row[w] for w in words]].mean(axis=0)
+    odd = words[int(np.argmin([v(w) @ mean / np.linalg.norm(mean) for w in words]))]
+    assert jsons(cli("doesnt-match", GLOVE, *words, "--json"))[0]["odd_one_out"] == odd == "cereal"
+    query = v("king") + v("woman") - v("man")
+    scores = unit @ (query / np.linalg.norm(query))
+    scores[[row["king"], row["woman"], row["man"]]] = -np.inf
+    got = jsons(cli("most-similar", GLOVE, "--pos", "king", "--pos", "woman", "--neg", "man", "-k", "5", "--json"))
+    assert [g["key"] for g in got] == [keys[i] for i in np.argsort(-scores)[:5]] and got[0]["key"] == "queen"
+    shifted = lambda w: (unit @ v(w) + 1) / 2
+    mul = shifted("king") * shifted("woman") / (shifted("man") + 1e-3)
+    mul[[row["king"], row["woman"], row["man"]]] = -np.inf
+    got = jsons(cli("most-similar", GLOVE, "--pos", "king", "--pos", "woman", "--neg", "man", "-k", "3", "--cosmul",
+                    "--json"))
+    assert [g["key"] for g in got] == [keys[i] for i in np.argsort(-mul)[:3]]
+    assert cli("most-similar", GLOVE).exit_code == 2 and cli("doesnt-match", GLOVE, "cat", "dog").exit_code == 2

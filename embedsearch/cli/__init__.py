@@ -24,7 +24,10 @@ COMMANDS = {
     "eval": "evaluation:eval_group",
     "cf": "cf:cf_group",
     "tables": "tables:tables_group",
-    **{name: f"tables:{name}_cmd" for name in ("lookup", "neighbours", "analogy", "compare", "export")},
+    "cache": "cache:cache_group",
+    **{name: f"tables:{name}_cmd" for name in ("lookup", "neighbours", "analogy", "compare", "export", "similarity")},
+    "doesnt-match": "tables:doesnt_match_cmd",
+    "most-similar": "tables:most_similar_cmd",
 }
 # Commands that only read: once their output is flushed, the process may skip tearing down
 # numpy, onnxruntime and a loaded HNSW graph (~60 ms of a 0.5 s cold query).
@@ -91,7 +94,8 @@ class ErrorHandlingGroup(click.Group):
     "--home",
     type=click.Path(file_okay=False),
     envvar="EMBEDSEARCH_HOME",
-    help="Folder that holds indexes and models (default: ./indexes, or $EMBEDSEARCH_HOME).",
+    help="Folder that holds indexes, models and tables [default: $EMBEDSEARCH_HOME, else ./indexes if it "
+         "exists, else the user data folder, e.g. ~/.local/share/embedsearch].",
 )
 @click.option("--debug", is_flag=True, help="Show full tracebacks for errors.")
 @click.pass_context

@@ -1,4 +1,5 @@
-"""`embedsearch tables | lookup | neighbours | analogy | compare | export`: every embedding
+"""`embedsearch tables | lookup | neighbours | analogy | similarity | doesnt-match |
+most-similar | compare | export`: every embedding
 space as a lookup table with named keys. Each command parses, calls one library function
 (embedsearch.tables), and renders."""
 
@@ -9,6 +10,12 @@ import click
 from embedsearch.cli.render import console, json_lines, progress_bar, table
 
 JSON = click.option("--json", "as_json", is_flag=True, help="One JSON object per line instead of a table.")
+
+
+def _notes(t) -> None:
+    """What a lookup chose for the user ('Paris' -> 'paris'), on stderr so JSON stays clean."""
+    for note in t.notes:
+        console(stderr=True).print(f"note: {note}")
 
 
 def _fmt(x) -> str:
@@ -76,7 +83,9 @@ def lookup_cmd(obj, table_name, key, as_json):
     from embedsearch.tables.ops import lookup
     from embedsearch.tables.registry import open_table
 
-    res = lookup(open_table(obj["home"], table_name), key)
+    t = open_table(obj["home"], table_name)
+    res = lookup(t, key)
+    _notes(t)
     if as_json:
         json_lines([res.as_dict()])
         return
@@ -112,6 +121,7 @@ def neighbours_cmd(obj, table_name, key, vector, k, exact, as_json):
     t = open_table(obj["home"], table_name)
     with progress_bar(f"building HNSW index of {table_name}") as start:
         hits = neighbours(t, key, values, k=k, exact=exact, home=obj["home"], progress=None if as_json else start)
+    _notes(t)
     if as_json:
         json_lines(h.as_dict() for h in hits)
         return
@@ -135,7 +145,9 @@ def analogy_cmd(obj, table_name, a, b, c, k, restrict_vocab, as_json):
     from embedsearch.tables.ops import analogy
     from embedsearch.tables.registry import open_table
 
-    res = analogy(open_table(obj["home"], table_name), a, b, c, k=k, restrict=restrict_vocab)
+    t = open_table(obj["home"], table_name)
+    res = analogy(t, a, b, c, k=k, restrict=restrict_vocab)
+    _notes(t)
     if as_json:
         json_lines([res.as_dict()])
         return
@@ -143,6 +155,77 @@ def analogy_cmd(obj, table_name, a, b, c, k, restrict_vocab, as_json):
             for i, (x, y) in enumerate(zip(res.add, res.mul))]
     a_, b_, c_ = res.inputs
     console().print(table(f"{a_} - {b_} + {c_} in {table_name}", ["#", "3CosAdd", "3CosMul"], rows))
+
+
+@click.command("similarity")
+@click.argument("table_name", metavar="TABLE")
+@click.argument("a")
+@click.argument("b")
+@JSON
+@click.pass_obj
+def similarity_cmd(obj, table_name, a, b, as_json):
+    """Cosine of A and B in TABLE (gensim's `similarity`): `similarity glove-6b-50d cat dog`."""
+    from embedsearch.tables.ops import similarity
+    from embedsearch.tables.registry import open_table
+
+    t = open_table(obj["home"], table_name)
+    cosine = similarity(t, a, b)
+    _notes(t)
+    if as_json:
+        json_lines([{"table": table_name, "a": a, "b": b, "cosine": round(cosine, 6)}])
+    else:
+        console().print(f"cosine({a}, {b}) = {cosine:.4f} in {table_name}")
+
+
+@click.command("doesnt-match")
+@click.argument("table_name", metavar="TABLE")
+@click.argument("keys", nargs=-1, required=True)
+@JSON
+@click.pass_obj
+def doesnt_match_cmd(obj, table_name, keys, as_json):
+    """The key of KEYS least like the others (gensim's `doesnt_match`): the one furthest
+    from their mean. `doesnt-match glove-6b-50d breakfast cereal dinner lunch`."""
+    from embedsearch.tables.ops import doesnt_match
+    from embedsearch.tables.registry import open_table
+
+    if len(keys) < 3:
+        raise click.UsageError(f"give at least three KEYS to find the odd one out, got {len(keys)}")
+    t = open_table(obj["home"], table_name)
+    res = doesnt_match(t, keys)
+    _notes(t)
+    if as_json:
+        json_lines([res.as_dict()])
+        return
+    rows = [[k, f"{c:.4f}", "<- odd one out" if k == res.odd else ""] for k, c in res.cosines]
+    console().print(table(f"which does not match, in {table_name}", ["key", "cosine to the mean", ""], rows))
+
+
+@click.command("most-similar")
+@click.argument("table_name", metavar="TABLE")
+@click.option("--pos", "positive", multiple=True, metavar="KEY", help="A key to move towards (repeatable).")
+@click.option("--neg", "negative", multiple=True, metavar="KEY", help="A key to move away from (repeatable).")
+@click.option("-k", type=click.IntRange(min=1, max=10_000), default=10, show_default=True, help="How many answers.")
+@click.option("--cosmul", is_flag=True, help="Multiply shifted cosines (3CosMul, gensim's most_similar_cosmul) "
+                                              "instead of adding vectors.")
+@JSON
+@click.pass_obj
+def most_similar_cmd(obj, table_name, positive, negative, k, cosmul, as_json):
+    """Keys nearest to the sum of the --pos keys minus the --neg keys (gensim's
+    `most_similar`): `most-similar glove-6b-50d --pos king --pos woman --neg man`."""
+    from embedsearch.tables.ops import most_similar
+    from embedsearch.tables.registry import open_table
+
+    if not positive and not negative:
+        raise click.UsageError("give at least one --pos or --neg KEY")
+    t = open_table(obj["home"], table_name)
+    hits = most_similar(t, positive, negative, k=k, cosmul=cosmul)
+    _notes(t)
+    if as_json:
+        json_lines({"key": h.key, "row": h.row, "score": round(h.cosine, 6)} for h in hits)
+        return
+    query = " + ".join(positive) + "".join(f" - {n}" for n in negative)
+    console().print(table(f"{query.lstrip(' +')} in {table_name}{' (3CosMul)' if cosmul else ''}",
+                          ["#", "key", "score"], [[str(i), h.key, f"{h.cosine:.4f}"] for i, h in enumerate(hits, 1)]))
 
 
 @click.command("compare")

@@ -52,6 +52,7 @@ class Table:
     _rows: dict[str, int] | None = field(default=None, repr=False)
     _folded: dict[str, list[int]] | None = field(default=None, repr=False)
     _unit: np.ndarray | None = field(default=None, repr=False)
+    notes: list[str] = field(default_factory=list, repr=False)  # what a lookup chose for the user
 
     def __post_init__(self) -> None:
         if self.vectors.ndim != 2:
@@ -100,12 +101,20 @@ class Table:
         return h.hexdigest()
 
     def row_of(self, key: str) -> int:
-        """The row of a key; an error with suggestions (case-folded matches first) otherwise."""
+        """The row of a key. A key that is only there in another case ("Paris" in GloVe's
+        lower-cased vocabulary) falls back to that key, the first (most frequent) if several,
+        with a note in `notes` for the user; otherwise an error with suggestions."""
         row = self.rows.get(key)
         if row is not None:
             return row
         if self.resolver is not None:
             return self.resolver(key, self.keys)
+        folded = self.folded().get(key.casefold())
+        if folded:
+            note = f"{key!r} is not in table {self.name!r}; using {self.keys[folded[0]]!r}"
+            if note not in self.notes:
+                self.notes.append(note)
+            return folded[0]
         raise self.unknown_key(key)
 
     def row(self, key: str) -> np.ndarray:

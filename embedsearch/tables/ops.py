@@ -226,3 +226,65 @@ def analogy_best(unit: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray, 
             best[m][better] = val[better]
             arg[m][better] = top[better] + s0
     return arg
+
+
+# ---------------------------------------------------------------- gensim's verbs
+
+
+def similarity(table: Table, a: str, b: str) -> float:
+    """Cosine of two keys' rows (gensim's `wv.similarity`)."""
+    unit = table.unit()
+    return float(unit[table.row_of(a)] @ unit[table.row_of(b)])
+
+
+@dataclass
+class OddOneOut:
+    """doesnt_match's answer: the key least like the others, and each key's cosine to the
+    mean of all of them (the odd one has the lowest)."""
+
+    odd: str
+    cosines: list[tuple[str, float]]  # (key, cosine to the mean), as given
+
+    def as_dict(self) -> dict:
+        return {"odd_one_out": self.odd, "cosines": [{"key": k, "cosine": round(c, 6)} for k, c in self.cosines]}
+
+
+def doesnt_match(table: Table, keys: Sequence[str]) -> OddOneOut:
+    """The key furthest from the mean of all the keys' unit rows (gensim's
+    `wv.doesnt_match`): "breakfast cereal dinner lunch" -> cereal."""
+    if len(keys) < 3:
+        raise EmbedsearchError(f"give at least three keys to find the odd one out, got {len(keys)}")
+    unit = table.unit()
+    rows = [table.row_of(k) for k in keys]
+    mean = normalise(unit[rows].mean(axis=0)[None, :])[0]  # (d,)
+    cos = unit[rows] @ mean  # (m, d) @ (d,) -> (m,)
+    names = [table.keys[r] for r in rows]
+    return OddOneOut(names[int(np.argmin(cos))], [(n, float(c)) for n, c in zip(names, cos)])
+
+
+def most_similar(table: Table, positive: Sequence[str] = (), negative: Sequence[str] = (), k: int = 10,
+                 cosmul: bool = False) -> list[Neighbour]:
+    """gensim's `most_similar(positive, negative)`: the k keys nearest to the mean of the
+    positive keys' unit rows minus the negative ones' (3CosAdd when it is king, woman /
+    man), or with `cosmul` the product form (`most_similar_cosmul`, Levy & Goldberg's
+    3CosMul); the input keys are never answers."""
+    if k < 1:
+        raise EmbedsearchError(f"-k must be at least 1, got {k}")
+    if not positive and not negative:
+        raise EmbedsearchError("give at least one --pos or --neg key")
+    unit = table.unit()
+    pos, neg = [table.row_of(p) for p in positive], [table.row_of(n) for n in negative]
+    if cosmul:
+        if not pos:
+            raise EmbedsearchError("--cosmul needs at least one --pos key")
+        shifted = lambda rows: (unit @ unit[rows].T + 1.0) / 2.0  # (n, d) @ (d, m) -> (n, m), in [0, 1]
+        scores = shifted(pos).prod(axis=1) / (shifted(neg).prod(axis=1) + MUL_EPS) if neg else shifted(pos).prod(axis=1)
+    else:
+        query = unit[pos].sum(axis=0) - unit[neg].sum(axis=0)  # (d,)
+        if not np.any(query):
+            raise EmbedsearchError("the positive and negative keys cancel out: no direction is left to search")
+        scores = unit @ normalise(query[None, :])[0]  # (n, d) @ (d,) -> (n,)
+    scores = np.asarray(scores, dtype=np.float64)
+    scores[pos + neg] = -np.inf
+    top = np.argsort(-scores, kind="stable")[:k]
+    return [Neighbour(table.keys[i], int(i), float(scores[i])) for i in top if np.isfinite(scores[i])]
