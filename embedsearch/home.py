@@ -9,7 +9,8 @@ writes.
     HOME/.tables/NAME/       a table's parsed rows and the HNSW graphs built for it
     HOME/.cache/KIND/        what can be rebuilt at any time (the encoder's ONNX export)
 
-Where: --home, else $EMBEDSEARCH_HOME, else ./indexes. Nothing outside this module spells
+Where: --home, else $EMBEDSEARCH_HOME, else ./indexes if it exists, else the user's data
+folder (platformdirs). Nothing outside this module spells
 a path under the home; code asks `Home` for the folder, lock or write it needs.
 
 One lock convention: every writer takes `lock(name)`, a file lock beside what it writes;
@@ -45,13 +46,20 @@ COMMIT_WAIT = 60.0  # seconds a writer whose work is done waits for another's co
 
 
 def resolve_home(home: str | os.PathLike | None = None) -> Path:
-    """The index home folder (not created here; writers create it when they need it)."""
+    """The index home folder (not created here; writers create it when they need it): the
+    one given, else $EMBEDSEARCH_HOME, else ./indexes when that folder exists (a project's
+    own home), else the user's data folder (platformdirs: ~/.local/share/embedsearch on
+    Linux), so indexes follow the user wherever a command is run."""
     if home:
         return Path(home).expanduser()
     env = os.environ.get("EMBEDSEARCH_HOME")
     if env:
         return Path(env).expanduser()
-    return Path("indexes")
+    if Path("indexes").is_dir():
+        return Path("indexes")
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("embedsearch"))
 
 
 def check_name(name: str, what: str = "index") -> str:

@@ -36,6 +36,9 @@ class CheckReport:
         return {"ok": self.ok, **asdict(self)}
 
 
+FILTERED_SHARE = 0.1  # check --recall also measures a filter keeping this share of the rows
+
+
 def check(home: Home | Path | str, name: str, recall: bool = False, sample: int = 200, k: int = 10) -> CheckReport:
     """Verify manifest, metadata, vectors and HNSW agree; collect every problem found."""
     from embedsearch.ann import exact_query, hnsw_query, load_hnsw
@@ -83,6 +86,14 @@ def check(home: Home | Path | str, name: str, recall: bool = False, sample: int 
             hits = sum(len(set(a) & set(e)) for a, e in zip(approx.tolist(), exact.tolist()))
             report.facts[f"recall@{k}"] = round(hits / exact.size, 4)
             report.facts["recall_sample"] = len(queries)
+            keep = np.random.default_rng(1).random(count) < FILTERED_SHARE  # as a selective filter would
+            passing = np.flatnonzero(keep)
+            if len(passing) >= k:  # hnswlib's filtered walk, as search takes it, against exact over the rows kept
+                approx, _ = hnsw_query(graph, queries, k, allowed=keep)
+                exact, _ = exact_query(np.asarray(vectors)[passing], queries, k)
+                hits = sum(len(set(a) & set(passing[e])) for a, e in zip(approx.tolist(), exact.tolist()))
+                report.facts[f"filtered_recall@{k}"] = round(hits / exact.size, 4)
+                report.facts["filtered_rows"] = len(passing)
     leftovers = _leftovers(folder, files, int(manifest.get("generation", 0)) - 1)
     if leftovers:
         report.facts["unnamed_files"] = leftovers

@@ -12,6 +12,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+# the word benchmarks come from ../shared (a user's are downloaded on first use)
+os.environ.setdefault("EMBEDSEARCH_WORD_BENCHMARKS", str(SHARED_DATA / "word-benchmarks"))
 
 
 def pytest_configure(config) -> None:

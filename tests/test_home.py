@@ -28,6 +28,10 @@ def test_a_home_is_given_as_str_path_or_environment(tmp_path, monkeypatch):
     assert Home.of(home) is home and Home.of(str(tmp_path)) == home
     assert os.fspath(home) == str(tmp_path) and Path(home) == tmp_path
     monkeypatch.delenv("EMBEDSEARCH_HOME")
+    monkeypatch.chdir(tmp_path)  # no ./indexes here: the user's data folder
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    assert Home().path == tmp_path / "data" / "embedsearch"
+    (tmp_path / "indexes").mkdir()  # a project's own home wins where it exists
     assert Home().path == Path("indexes")
 
 

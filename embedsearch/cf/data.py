@@ -207,13 +207,6 @@ def md5_of(path: Path) -> str:
     return file_digest(path, "md5")
 
 
-def cache_dir() -> Path:
-    """Where downloaded data sets live (platformdirs' user cache for embedsearch)."""
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("embedsearch")) / "datasets"
-
-
 def extract_ml100k(archive: Path, dest: Path) -> Path:
     """Unpack the ml-100k archive into dest and check u.data's digest; returns the folder."""
     dest.mkdir(parents=True, exist_ok=True)
@@ -242,21 +235,14 @@ def extract_ml100k(archive: Path, dest: Path) -> Path:
 
 def fetch_ml100k(dest: Path | None = None) -> Path:
     """The ml-100k folder, downloading GroupLens's archive (md5-checked) on first use."""
-    dest = dest or cache_dir()
+    from embedsearch.downloads import datasets_dir, download
+
+    dest = dest or datasets_dir()
     folder = dest / ML100K_NAME
     if (folder / "u.data").exists() and md5_of(folder / "u.data") == ML100K_UDATA_MD5:
         return folder
-    import pooch
-
-    try:
-        archive = pooch.retrieve(ML100K_URL, known_hash=f"md5:{ML100K_ZIP_MD5}", path=dest, progressbar=False)
-    except ValueError as exc:  # pooch's hash mismatch
-        raise EmbedsearchError(f"downloaded MovieLens archive failed its check: {exc}") from None
-    except Exception as exc:  # network errors come in many types
-        raise EmbedsearchError(
-            f"could not download MovieLens 100K from {ML100K_URL} ({type(exc).__name__}: {exc}); "
-            "if you have the files, pass --data PATH"
-        ) from None
+    archive = download(ML100K_URL, f"md5:{ML100K_ZIP_MD5}", dest, "MovieLens 100K archive",
+                       "if you have the files, pass --data PATH")
     return extract_ml100k(Path(archive), dest)
 
 

@@ -176,17 +176,9 @@ def _score(unit, rows, section_of, n_sections, methods, batch, block, progress) 
     return hit_counts
 
 
-def benchmarks_folder() -> Path:
-    """Where the standard word benchmarks are looked for: $EMBEDSEARCH_WORD_BENCHMARKS, else
-    ../shared/data/word-benchmarks (the project's shared data folder)."""
-    import os
-
-    return Path(os.environ.get("EMBEDSEARCH_WORD_BENCHMARKS", "../shared/data/word-benchmarks")).expanduser()
-
-
 def default_file(name: str, option: str) -> Path:
-    path = benchmarks_folder() / name
-    if not path.is_file():
-        raise EmbedsearchError(f"no {name} in {benchmarks_folder()}; give the file with {option} "
-                               "or set EMBEDSEARCH_WORD_BENCHMARKS to the folder that holds it")
-    return path
+    """A standard benchmark file (downloads.word_benchmark: $EMBEDSEARCH_WORD_BENCHMARKS, or
+    fetched once and digest-checked)."""
+    from embedsearch.downloads import word_benchmark
+
+    return word_benchmark(name, option)
