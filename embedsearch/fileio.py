@@ -74,6 +74,7 @@ def replace_folder(target: Path, write: Callable[[Path], None]) -> Path:
             shutil.rmtree(leftover, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=parent))
     try:
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's 0700 would hide the folder from other users of the home
         write(tmp)
         for f in tmp.iterdir():
             fsync_path(f)
@@ -98,6 +99,12 @@ def replace_folder(target: Path, write: Callable[[Path], None]) -> Path:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def restore_aside(target: Path) -> bool:

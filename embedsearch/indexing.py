@@ -9,6 +9,7 @@ ever come back.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from collections import Counter
@@ -150,49 +151,67 @@ def build_index(name: str, paths: list[str] | None, home: Home | Path | str, mod
                 shutil.rmtree(folder, ignore_errors=True)
 
 
+def rebuild_locked(home: Home, name: str) -> IndexSummary:
+    """`index --name NAME --rebuild` for a caller that already holds NAME's lock (repair,
+    when no stored row can be trusted): the recorded sources, options and encoder."""
+    return _build(name, None, home, None, True, HnswParams(), None, {}, [], [], False, None)
+
+
 DEFAULT_OPTIONS = {"text_field": "text", "id_field": None, "max_file_bytes": MAX_FILE_BYTES, "exclude": [],
                    "representation": SUMMARISED, "lexical_weight": LEXICAL_WEIGHT}
 
 
 def _absolute(path: str) -> str:
-    return str(Path(path).expanduser().absolute())
+    """A source as recorded: absolute, with `.` and `..` collapsed (symlinks kept as typed)."""
+    return os.path.normpath(Path(path).expanduser().absolute())
+
+
+def _same(path: str) -> str:
+    """What identifies a source: its real location, so `docs`, `./docs/`, `../x/docs` and a
+    symlink to it are one source."""
+    return str(Path(path).resolve())
 
 
 def resolve_sources(name: str, recorded: list[str] | None, paths: list[str] | None, add: list[str],
                     remove: list[str], replace: bool) -> list[str]:
-    """The sources a run indexes, from what the index recorded and what the user asked;
-    an ambiguous or impossible request is one error line saying what to give instead."""
+    """The sources a run indexes, from what the index recorded (None: a new index) and what
+    the user asked; an ambiguous or impossible request is one error line saying what to give
+    instead. Sources are compared by their real location, and each is kept once."""
     paths = [_absolute(p) for p in paths or []]
     add, remove = [_absolute(p) for p in add], [_absolute(p) for p in remove]
     if replace and not paths:
         raise EmbedsearchError("--replace needs the PATHs that replace the index's sources")
     if recorded is None:
-        if remove:
-            raise EmbedsearchError(f"index {name!r} does not exist yet, so there is nothing to remove")
+        if add or remove:
+            raise EmbedsearchError(f"index {name!r} does not exist yet; give its PATHs to create it")
         sources = paths
-    elif paths and not replace and sorted(set(paths)) != sorted(set(recorded)):
+    elif paths and not replace and {_same(p) for p in paths} != {_same(p) for p in recorded}:
         held = ", ".join(recorded)
         raise EmbedsearchError(
             f"index {name!r} holds {held}; to change that give --add PATH, --remove PATH, or --replace "
             f"to make {', '.join(paths)} its only source(s)")
     else:
         sources = paths if replace else list(recorded)
-    for p in add:
-        if p not in sources:
-            sources.append(p)
+    seen: set[str] = set()
+    sources = [p for p in sources + add if not (_same(p) in seen or seen.add(_same(p)))]  # each once
     for p in remove:
-        if p not in sources:
+        kept = [s for s in sources if _same(s) != _same(p)]
+        if len(kept) == len(sources):
             from embedsearch.errors import did_you_mean, suggest
 
             raise EmbedsearchError(
                 f"{p} is not a source of index {name!r}{did_you_mean(suggest(p, sources))} (its sources: "
                 f"{', '.join(sources)}; to leave out part of a source, use --exclude)")
-        sources.remove(p)
+        sources = kept
     if not sources:
         if recorded is not None and remove:
             raise EmbedsearchError(f"removing every source would leave index {name!r} empty; "
                                    f"`embedsearch rm {name}` deletes it")
         raise EmbedsearchError("give at least one PATH to index")
+    missing = [s for s in sources if recorded is not None and s in recorded and not os.path.lexists(s)]
+    if missing:
+        raise EmbedsearchError(f"{missing[0]}, a source of index {name!r}, no longer exists; "
+                               f"`embedsearch index --name {name} --remove {missing[0]}` drops it")
     return sources
 
 
@@ -210,8 +229,15 @@ def _build(name: str, paths: list[str] | None, home: Home, model: str | None, re
     if rebuild:  # nothing of the old index is reused or even opened (it may be damaged), but a
         previous = None  # readable manifest still says which sources, options and encoder it had
         recorded = home.peek(name)
+        if recorded is not None and recorded.get("kind", "code") != "code":
+            raise EmbedsearchError(f"{name!r} is a {recorded.get('kind')} model in {home}, not an index; "
+                                   "choose another --name")
         if not (recorded and isinstance(recorded.get("encoder"), dict)):
             recorded = None
+            if (home.folder(name) / MANIFEST).exists() and (add or remove):
+                raise EmbedsearchError(
+                    f"the manifest of index {name!r} cannot be read, so its sources are unknown; give all of them "
+                    f"as PATHs (with --rebuild), or run `embedsearch repair {name}` first")
     else:
         previous = _previous(home, name)
         recorded = previous.manifest if previous is not None else None
@@ -241,7 +267,7 @@ def _build(name: str, paths: list[str] | None, home: Home, model: str | None, re
     hashes = [embed_hash(c, options["representation"]) for c in chunks]
     same_rows = _diff(previous, chunks, hashes, summary)
     before = previous.count if previous is not None else int((recorded or {}).get("count") or 0)
-    dropped = summary.removed if previous is not None else before
+    dropped = summary.removed if previous is not None else _dropped(home, name, chunks, hashes) if replace else 0
     if replace and confirm is not None and before and dropped > before / 2 and not confirm(
             f"replacing the sources of index {name!r} drops {dropped} of its {before} chunks"):
         raise EmbedsearchError(f"index {name!r} is unchanged: replacing its sources would drop {dropped} of its "
@@ -271,6 +297,23 @@ def _build(name: str, paths: list[str] | None, home: Home, model: str | None, re
     write_generation(home, name, manifest, vectors, rows, hnsw, based_on=based_on)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _dropped(home: Home, name: str, chunks: list[Chunk], hashes: list[str]) -> int:
+    """How many stored chunks a --rebuild --replace drops: counted on the old generation when
+    it can be read, else all of them."""
+    try:
+        old = _previous(home, name)
+    except EmbedsearchError:
+        old = None
+    if old is None:
+        return int((home.peek(name) or {}).get("count") or 0)
+    try:
+        counts = IndexSummary(name=name)
+        _diff(old, chunks, hashes, counts)
+        return counts.removed
+    finally:
+        old.close()
 
 
 def _previous(home: Home, name: str) -> Index | None:

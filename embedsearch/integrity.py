@@ -120,10 +120,15 @@ def repair(home: Home | Path | str, name: str, wait: float = 0.0,
     the writer's lock (waiting up to `wait` seconds for a running writer)."""
     home = Home.of(home)
     folder = home.folder(name)
-    if not folder.is_dir():
+    if not folder.is_dir() and not wait:
         raise unknown("index", name, home.names())
     with home.lock(name, wait=wait, on_wait=on_wait):
-        manifest, db_path = _best_metadata(folder)
+        if not folder.is_dir():  # (checked again: a writer we waited for may have removed it)
+            raise unknown("index", name, home.names())
+        try:
+            manifest, db_path = _best_metadata(folder)
+        except _NoTrustedMetadata as exc:
+            return _from_sources(home, name, str(exc))
         rows = _rows(db_path)
         generation = _generation_of(db_path)
         newest = max([_generation_of(p) for p in _generation_files(folder, "items", "sqlite")] +
@@ -149,6 +154,24 @@ def repair(home: Home | Path | str, name: str, wait: float = 0.0,
         written = write_generation(home, name, base, vectors, rows, params)
     return {"name": name, "items": len(rows), "vectors": how + older, "from_generation": generation,
             "generation": written["generation"]}
+
+
+def _from_sources(home: Home, name: str, why: str) -> dict:
+    """When no stored row can be trusted, the index is made again from the sources its
+    manifest records (what `index --name NAME --rebuild` does), which guesses nothing; without
+    a readable manifest naming existing sources, one line says what to do."""
+    from embedsearch.indexing import rebuild_locked
+
+    recorded = home.peek(name) or {}
+    sources = recorded.get("sources")
+    if not (isinstance(sources, list) and sources and isinstance(recorded.get("encoder"), dict)
+            and all(Path(s).exists() for s in sources)):
+        raise EmbedsearchError(f"{why}, and its sources are not known or gone; build it again with "
+                               f"`embedsearch index PATH... --name {name} --rebuild`")
+    summary = rebuild_locked(home, name)
+    return {"name": name, "items": summary.chunks, "from_generation": None,
+            "vectors": f"{why}, so its recorded sources were read and embedded again",
+            "generation": int(json.loads((home.folder(name) / MANIFEST).read_text())["generation"])}
 
 
 SAMPLE_ROWS = 16  # rows re-encoded to prove kept vectors belong to their texts
@@ -269,9 +292,11 @@ def _best_metadata(folder: Path) -> tuple[dict, Path]:
             if isinstance(merged.get("encoder"), dict) and "name" in merged["encoder"]:
                 return merged, path
             # neither the manifest nor this DB says which encoder made the vectors: not usable
-    raise EmbedsearchError(
-        f"index {folder.name!r} cannot be repaired: no readable metadata is left; build it again "
-        f"with `embedsearch index PATH... --name {folder.name} --rebuild`")
+    raise _NoTrustedMetadata(f"index {folder.name!r} has no metadata left that passes its checks")
+
+
+class _NoTrustedMetadata(EmbedsearchError):
+    """No items DB can be trusted: repair then re-reads the recorded sources, or refuses."""
 
 
 def _recorded_manifest(db_path: Path) -> dict | None:

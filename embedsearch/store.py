@@ -380,13 +380,26 @@ def remove_index(home: Home | Path | str, name: str, wait: float = 0.0,
     if folder.is_symlink():
         raise EmbedsearchError(f"{folder} is a symbolic link, not an index folder of this home; "
                                "remove the link itself if that is what you want")
-    if not folder.is_dir():
+    if not folder.is_dir() and not wait:
         read_manifest(home, name, kind=None)  # the unknown-name error, with close matches
-    with home.lock(name, wait=wait, on_wait=on_wait):
-        read_manifest(home, name, kind=None)  # under the lock: a writer we waited for may have changed it
+    with home.lock(name, wait=wait, on_wait=on_wait):  # (waiting, an index's first build may be under way)
+        try:  # under the lock: a writer we waited for may have changed it
+            read_manifest(home, name, kind=None)
+        except Damaged:
+            pass  # a damaged index can still be removed: it is an index folder all the same
+        except EmbedsearchError:
+            if not (folder.is_dir() and _only_index_files(folder)):
+                raise
         # the manifest goes first, so a crash half-way leaves a folder no one mistakes for an index
-        (folder / MANIFEST).unlink()
+        (folder / MANIFEST).unlink(missing_ok=True)
         shutil.rmtree(folder)
+
+
+def _only_index_files(folder: Path) -> bool:
+    """Whether a folder without a readable manifest holds nothing but what an index writes
+    (an interrupted first build's generation files), so removing it loses nothing else."""
+    pattern = re.compile(r"(vectors|items|hnsw)-\d+\.(npy|sqlite|bin)|manifest\.json(\.tmp)?|\.verified\.json.*|items-\d+\.sqlite-(journal|wal|shm)")
+    return all(pattern.fullmatch(p.name) and p.is_file() for p in folder.iterdir())
 
 
 def folder_bytes(folder: Path) -> int:

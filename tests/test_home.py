@@ -91,6 +91,9 @@ def test_the_commit_protocol_writes_only_under_the_home(tmp_path):
     home.replace_folder(home.table_rows("t"), lambda tmp: (tmp / "a").write_text("1"))
     home.replace_folder(home.table_rows("t"), lambda tmp: (tmp / "b").write_text("2"))
     assert sorted(p.name for p in home.table_rows("t").iterdir()) == ["b"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert home.table_rows("t").stat().st_mode & 0o777 == 0o777 & ~umask  # not mkdtemp's 0700
 
 
 # ---------------------------------------------------------------- faults at every rename

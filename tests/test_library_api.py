@@ -35,6 +35,28 @@ def test_a_code_index_is_one_noun_with_the_verbs_a_user_says(tmp_path):
         embedsearch.CodeIndex(home, "../escape")
 
 
+def test_sources_filters_and_table_verbs_from_python(tmp_path):
+    """What the CLI offers is reachable from the library: adding and removing sources,
+    filters, and gensim's verbs on a table."""
+    from embedsearch.filters import Filters
+    from embedsearch.tables.ops import doesnt_match, most_similar, similarity
+
+    corpus = copy_stdlib(tmp_path / "src", ["shlex.py", "textwrap.py"])
+    home = embedsearch.Home(tmp_path / "home")
+    ix = embedsearch.CodeIndex.build(home, "two", [corpus / "shlex.py"], model=FAKE)
+    assert ix.update(add=[corpus / "textwrap.py"]).added > 5
+    hits = ix.search("wrap text", k=5, filters=Filters.parse(paths=["textwrap.py"], kinds=["function"]))
+    assert hits and all(h.path.endswith("textwrap.py") and h.kind == "function" for h in hits)
+    assert ix.update(remove=[corpus / "shlex.py"]).removed > 5
+    assert {h.path for h in ix.search("split", k=20)} == {str(corpus / "textwrap.py")}
+    with pytest.raises(embedsearch.EmbedsearchError, match="--add PATH, --remove PATH, or --replace"):
+        ix.update([corpus / "shlex.py"])
+    glove = embedsearch.open_table(home, "glove-6B-50d")
+    assert similarity(glove, "cat", "dog") > similarity(glove, "cat", "car")
+    assert doesnt_match(glove, ["breakfast", "cereal", "dinner", "lunch"]).odd == "cereal"
+    assert most_similar(glove, ["king", "woman"], ["man"], k=1)[0].key == "queen"
+
+
 def test_importing_the_package_loads_nothing_heavy():
     code = ("import sys, embedsearch; embedsearch.Home; embedsearch.CodeIndex; "
             "print(sorted(m for m in ('numpy', 'torch', 'hnswlib', 'onnxruntime') if m in sys.modules))")

@@ -51,11 +51,46 @@ def test_markdown_chunker(text):
     assert_well_formed(text, chunk_text("x.md", text))
 
 
+GRAMMAR_SUFFIXES = (".js", ".ts", ".tsx", ".go", ".rs", ".java", ".c", ".cpp", ".cs", ".rb", ".php", ".kt", ".sh")
+CODE_LINES = st.sampled_from([
+    "", "/** Does a thing. */", "/**", " * More words.", " * @param x", " */", "// a comment", "/// doc", "# note",
+    "#[derive(Debug)]", "@Override", "function f(a) {", "const g = (x) => {", "}", "};", "class A {", "fn x() {}",
+    "void A::b() {}", "template <typename T>", "def m", "end", "func (s *S) M() {}", "namespace n {", "<?php",
+    "fun k() = 1", "f() {", "impl X {", "public void Run() { }",
+]) | st.text(max_size=40)
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=3000))
 def test_windows_and_tree_sitter_chunkers(text):
     assert_well_formed(text, chunk_text("x.zig", text))
     assert_well_formed(text, chunk_text("x.js", text))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(CODE_LINES, max_size=40).map("\n".join))
+def test_every_grammar_covers_every_line_with_well_formed_chunks(text):
+    """Code-like text with doc comments, attributes and unbalanced braces, in every language:
+    chunks stay inside the file, cover each non-blank line, and a chunk's doc is what its
+    own text begins with."""
+    from embedsearch.chunking.treesitter import chunk_doc
+
+    for suffix in GRAMMAR_SUFFIXES:
+        chunks = chunk_text("x" + suffix, text)
+        assert_well_formed(text, chunks)
+        for c in chunks:
+            if c.doc:
+                assert c.doc == chunk_doc(c.path, c.text)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=400) | st.builds(json.dumps, st.dictionaries(st.sampled_from(["cells", "metadata"]),
+                                                                      st.lists(st.dictionaries(st.text(max_size=5),
+                                                                                               st.text(max_size=10)),
+                                                                               max_size=3))))
+def test_notebooks_end_in_cells_or_windows(text):
+    for c in chunk_text("x.ipynb", text):
+        assert c.text.strip() and c.start_line >= 1 and c.kind in ("cell", "window")
 
 
 @settings(max_examples=200, deadline=None)

@@ -435,6 +435,37 @@ def test_repair_never_pairs_one_generations_items_with_anothers_vectors(tmp_path
     assert float((stored * fresh).sum(axis=1).min()) > 0.999  # every row holds its own chunk's vector
 
 
+def test_with_no_trustworthy_rows_repair_reads_the_recorded_sources_again(tmp_path, cli):
+    """The only metadata DB has one altered byte (in a chunk's text): no row can be trusted,
+    so repair makes the index again from the sources its manifest records (it used to
+    refuse), and refuses in one line when those sources are gone."""
+    from embedsearch.indexing import build_index
+    from tests.conftest import copy_stdlib
+
+    corpus = copy_stdlib(tmp_path / "src", ["shlex.py"])
+    home = tmp_path / "home"
+    build_index("one", [str(corpus)], home, model=FAKE)
+    db = home / "one" / "items-1.sqlite"
+    data = bytearray(db.read_bytes())
+    data[data.find(b"def split(") + 4] = ord("X")
+    db.write_bytes(bytes(data))
+    assert not check(home, "one").ok
+    done = repair(home, "one")
+    assert "recorded sources were read and embedded again" in done["vectors"] and done["generation"] == 2
+    assert check(home, "one").ok
+    with Index(home, "one") as index:
+        (text,) = index.db.execute("SELECT text FROM items WHERE name = 'split'").fetchone()
+    assert text.startswith("def split(")  # the text as the source has it, not the altered one
+    db = home / "one" / "items-2.sqlite"
+    data = bytearray(db.read_bytes())
+    data[data.find(b"def split(") + 4] = ord("X")
+    db.write_bytes(bytes(data))
+    (home / "one" / "items-1.sqlite").unlink()
+    shutil.rmtree(corpus)
+    r = cli("--home", home, "repair", "one")
+    assert r.exit_code == 1 and "sources are not known or gone" in r.output and len(r.output.splitlines()) == 1
+
+
 def test_the_writer_holds_its_lock_for_the_whole_run(tmp_path, cli):
     """While an `index` run is embedding, a second `index` and an `rm` of the same name are
     refused at once (they used to be let through: the lock was taken only at commit, so an

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import time
@@ -143,3 +144,66 @@ def test_a_refused_writer_without_wait_is_told_about_it(tmp_path):
     assert holder.wait(60) == 0
     assert waiting.returncode == 0 and "waiting for the other writer (pid" in err and "removed ix" in out
     assert not (home / "ix").exists()
+
+
+def test_one_source_however_it_is_spelled(tmp_path, cli, monkeypatch):
+    """`a`, `./a/`, `../x/a` and a symlink to it are one source: recorded once, removed
+    wholly, and not a 'different PATH'."""
+    home = tmp_path / "home"
+    a, b = tree(tmp_path / "a", "a"), tree(tmp_path / "b", "b")
+    (tmp_path / "link").symlink_to(a)
+    monkeypatch.chdir(tmp_path)
+    assert cli("--home", home, "index", "a", "./a/", "b", "--name", "ix", "--model", FAKE).exit_code == 0
+    assert sources(home, "ix") == [str(a), str(b)]
+    assert cli("--home", home, "index", f"../{tmp_path.name}/a", "b/", "--name", "ix").exit_code == 0  # same ones
+    r = cli("--home", home, "index", "--name", "ix", "--add", "link", "--add", "a/../a", "--json")
+    assert r.exit_code == 0 and sources(home, "ix") == [str(a), str(b)]
+    r = cli("--home", home, "index", "--name", "ix", "--remove", "link", "--json")
+    assert r.exit_code == 0 and json.loads(r.output)["removed"] == 2 and paths_of(home, "ix") == {"b"}
+
+
+def test_requests_that_cannot_be_meant_are_refused(tmp_path, cli):
+    home = tmp_path / "home"
+    a, b = tree(tmp_path / "a", "a"), tree(tmp_path / "b", "b")
+    r = cli("--home", home, "index", "--name", "new", "--add", a)
+    assert r.exit_code == 1 and "does not exist yet; give its PATHs to create it" in r.output
+    assert cli("--home", home, "index", a, b, "--name", "ix", "--model", FAKE).exit_code == 0
+    (home / "ix" / "manifest.json").write_text("{broken")
+    r = cli("--home", home, "index", "--name", "ix", "--rebuild", "--add", tmp_path)
+    assert r.exit_code == 1 and "its sources are unknown" in r.output
+    assert cli("--home", home, "repair", "ix").exit_code == 0
+    r = cli("--home", home, "index", a, b, "--name", "ix", "--replace", "--rebuild", "--json")  # drops nothing: no question
+    assert r.exit_code == 0 and json.loads(r.output)["chunks"] == 4
+    shutil.rmtree(b)
+    r = cli("--home", home, "index", "--name", "ix")
+    assert r.exit_code == 1 and f"{b}, a source of index 'ix', no longer exists" in r.output and "--remove" in r.output
+    assert cli("--home", home, "index", "--name", "ix", "--remove", b).exit_code == 0
+    assert cli("--home", home, "index", a, "--name", "ix", "--exclude", "a_0.py").exit_code == 0
+    assert paths_of(home, "ix") == {"a"} and len(_files(home)) == 1
+    assert cli("--home", home, "index", "--name", "ix", "--no-exclude").exit_code == 0 and len(_files(home)) == 2
+    assert cli("--home", home, "index", "--name", "ix", "--no-exclude", "--exclude", "x").exit_code == 2
+
+
+def test_a_damaged_index_can_still_be_removed(tmp_path, cli):
+    home = tmp_path / "home"
+    assert cli("--home", home, "index", tree(tmp_path / "a", "a"), "--name", "ix", "--model", FAKE).exit_code == 0
+    (home / "ix" / "manifest.json").write_text("{broken")
+    r = cli("--home", home, "rm", "ix")
+    assert r.exit_code == 0 and not (home / "ix").exists()
+    (home / "mine").mkdir()
+    (home / "mine" / "notes.txt").write_text("not an index")
+    r = cli("--home", home, "rm", "mine")
+    assert r.exit_code == 1 and (home / "mine" / "notes.txt").exists()
+
+
+def test_rm_wait_waits_for_a_first_build(tmp_path):
+    home = tmp_path / "home"
+    src = tree(tmp_path / "src", "src", 1)
+    builder = child(home, "index", src, "--name", "ix", "--model", FAKE, delay=3)
+    deadline = time.monotonic() + 60
+    while not (home / ".ix.lock.holder").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    waiting = child(home, "rm", "ix", "--wait", delay=0)
+    out, err = waiting.communicate(timeout=60)
+    assert builder.wait(60) == 0
+    assert waiting.returncode == 0 and "removed ix" in out and not (home / "ix").exists()

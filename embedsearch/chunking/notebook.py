@@ -21,7 +21,9 @@ def chunk(path: str, text: str) -> list[Chunk]:
     cells = notebook.get("cells") if isinstance(notebook, dict) else None
     if not isinstance(cells, list):
         raise ValueError("a notebook without a list of cells")
-    language = ((notebook.get("metadata") or {}).get("kernelspec") or {}).get("language") or "python"
+    metadata = notebook.get("metadata")
+    kernel = metadata.get("kernelspec") if isinstance(metadata, dict) else None
+    language = str(kernel.get("language") or "python") if isinstance(kernel, dict) else "python"
     out = []
     for number, cell in enumerate(cells, 1):
         if not isinstance(cell, dict):

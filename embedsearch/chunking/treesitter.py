@@ -128,7 +128,9 @@ def chunk(path: str, text: str) -> list[Chunk]:
                 span = span.parent  # C++ `template <typename T>` above the class it makes
             if kind == "function" and (container in ("class", "type") or "::" in own):
                 kind = "method"  # Rust fn in impl, Kotlin fun in class, C++ `void Server::start()`
-            a, b = span.start_point[0] + 1, span.end_point[0] + 1
+            a = span.start_point[0] + 1
+            b = span.end_point[0] + (0 if span.end_point[1] == 0 and span.end_point[0] > span.start_point[0] else 1)
+            b = max(a, min(b, len(lines)))  # a node ending at the start of a line ends on the one before
             first = comment_start(lines, a, hash_comments)
             body = "\n".join(lines[first - 1:b])
             receiver = _receiver(child, source) if not prefix else ""  # Go: func (s *Server) Start()

@@ -98,12 +98,13 @@ def _confirm(message: str) -> bool:
               help="Skip files larger than this many bytes [default: 1000000, or what NAME was built with].")
 @click.option("--exclude", multiple=True, help=".gitignore-style pattern to skip (repeatable; replaces the "
                                                "patterns NAME was built with).")
+@click.option("--no-exclude", is_flag=True, help="Forget the --exclude patterns NAME was built with.")
 @click.option("--rebuild", is_flag=True, help="Re-embed everything instead of reusing unchanged chunks.")
 @WAIT_OPTION
 @JSON_OPTION
 @click.pass_obj
-def index_cmd(obj, paths, name, add, remove, replace, yes, model, text_field, id_field, max_bytes, exclude, rebuild,
-              wait, as_json):
+def index_cmd(obj, paths, name, add, remove, replace, yes, model, text_field, id_field, max_bytes, exclude,
+              no_exclude, rebuild, wait, as_json):
     """Index code and text under PATHS as NAME (incremental when NAME exists).
 
     A new index holds PATHS. An existing one keeps its sources: with no PATHS (or the same
@@ -113,10 +114,13 @@ def index_cmd(obj, paths, name, add, remove, replace, yes, model, text_field, id
 
     from embedsearch.indexing import build_index
 
+    if exclude and no_exclude:
+        raise click.UsageError("give --exclude or --no-exclude, not both")
+
     with progress_bar("embedding") as progress:
         summary = build_index(name, list(paths) or None, obj["home"], model=model, text_field=text_field,
                               id_field=id_field,
-                              max_file_bytes=max_bytes, exclude=list(exclude) or None, rebuild=rebuild,
+                              max_file_bytes=max_bytes, exclude=list(exclude) or ([] if no_exclude else None), rebuild=rebuild,
                               progress=None if as_json else progress, add=list(add), remove=list(remove),
                               replace=replace, confirm=None if yes else _confirm,
                               wait=math.inf if wait else 0.0, on_wait=_waiting)
