@@ -36,13 +36,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("corpora", nargs="+", help="LABEL=PATH")
     parser.add_argument("--home", type=Path, required=True)
+    parser.add_argument("--keep-seen", action="store_true",
+                        help="Keep queries that are verbatim training or validation docstrings of the re-ranker "
+                             "(by default the leakage guard, bench/leakage.py, leaves them out).")
     args = parser.parse_args()
+    from leakage import seen_texts
+    from embedsearch.evaluate.codesearch import docstring_texts
+
+    seen = frozenset() if args.keep_seen else frozenset(seen_texts())
     print("| corpus | method | queries | candidates | MRR@10 | Recall@1 | Recall@10 | MRR vs baseline |")
     print("|---|---|---|---|---|---|---|---|")
     pooled: dict[str, list[float]] = {}
     for spec in args.corpora:
         label, path = spec.split("=", 1)
-        reports = evaluate([path], home=args.home, index_name=f"q-{label}", methods=METHODS)
+        if seen:
+            dropped = len(docstring_texts([path]) & seen)
+            print(f"<!-- {label}: {dropped} docstring(s) left out as seen in training or validation -->", flush=True)
+        reports = evaluate([path], home=args.home, index_name=f"q-{label}", methods=METHODS, exclude_texts=seen)
         base = reports[0].mrr_at_10
         for r in reports:
             print(f"| {label} | {r.method} | {r.queries} | {r.candidates} | {r.mrr_at_10:.3f} | "

@@ -30,7 +30,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 
-from embedsearch.evaluate.codesearch import answers, prepare_corpus  # noqa: E402
+from embedsearch.evaluate.codesearch import answers, prepare_corpus, query_key  # noqa: E402
 from embedsearch.indexing import LEXICAL_WEIGHT, build_index  # noqa: E402
 from embedsearch.representation import SUMMARISED, clean_query  # noqa: E402
 from embedsearch.rerank import FEATURES, POOL, feature_rows  # noqa: E402
@@ -47,11 +47,14 @@ TRAIN = ("asyncio", "xml", "urllib", "unittest", "importlib", "multiprocessing",
 VALIDATE = ("email", "http", "logging", "json")  # the earlier levers' tuning corpus: checks, never fits
 
 
-def corpus_examples(label: str, paths: list[Path], home: Path, quiet: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def corpus_examples(label: str, paths: list[Path], home: Path, quiet: bool = False,
+                    exclude: set[str] = frozenset()) -> tuple[np.ndarray, np.ndarray]:
     """(features, labels) of shape (queries, POOL, len(FEATURES)) and (queries, POOL) for
-    the docstring queries of `paths` whose function is among their POOL best fused candidates."""
+    the docstring queries of `paths` whose function is among their POOL best fused candidates
+    (less those whose query_key is in `exclude`: the leakage guard, bench/leakage.py)."""
     with tempfile.TemporaryDirectory() as tmp:
-        queries = prepare_corpus([str(p) for p in paths], Path(tmp) / "corpus")
+        queries = [q for q in prepare_corpus([str(p) for p in paths], Path(tmp) / "corpus")
+                   if query_key(q.text) not in exclude]
         build_index(f"train-{label}", [str(Path(tmp) / "corpus")], home, representation=REPRESENTATION,
                     lexical_weight=LEXICAL_WEIGHT)
         X, Y, _ = pool_examples(home, f"train-{label}", queries)
@@ -108,8 +111,9 @@ def default_corpora() -> list[tuple[str, list[Path]]]:
     return [(p, [STDLIB / p]) for p in TRAIN] + [("modules-1", modules[:half]), ("modules-2", modules[half:])]
 
 
-def examples(specs: list[tuple[str, list[Path]]], home: Path, quiet: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    parts = [corpus_examples(label, paths, home, quiet) for label, paths in specs]
+def examples(specs: list[tuple[str, list[Path]]], home: Path, quiet: bool = False,
+             exclude: set[str] = frozenset()) -> tuple[np.ndarray, np.ndarray]:
+    parts = [corpus_examples(label, paths, home, quiet, exclude) for label, paths in specs]
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
@@ -174,7 +178,10 @@ def main() -> None:
         specs = default_corpora()
     docs = examples(specs, args.home)
     questions = question_examples(args.home, args.packages)
-    VX, VY = examples([(p, [STDLIB / p]) for p in VALIDATE], args.home, quiet=True)
+    from leakage import training_texts
+
+    # validation never holds a training docstring (the logging/email copies of stdlib helpers)
+    VX, VY = examples([(p, [STDLIB / p]) for p in VALIDATE], args.home, quiet=True, exclude=training_texts())
     fused = np.zeros(len(FEATURES), dtype=np.float32)
     fused[FEATURES.index("cosine")], fused[FEATURES.index("bm25")] = 1.0, LEXICAL_WEIGHT
     print(f"{len(docs[0])} docstring queries, {sum(len(x) for x, _ in questions.values())} questions; "

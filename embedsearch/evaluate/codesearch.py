@@ -122,6 +122,28 @@ def prepare_corpus(paths: list[str], workdir: Path, include_tests: bool = False)
     return queries
 
 
+def query_key(text: str) -> str:
+    """What makes two queries the same one: the words, case and spacing aside."""
+    return " ".join(text.lower().split())
+
+
+def docstring_texts(paths: list[str], include_tests: bool = False) -> set[str]:
+    """The query_keys of the docstring queries `prepare_corpus` would make of `paths`
+    (without writing the copies): what a leakage guard compares between training,
+    validation and held-out corpora, which vendored or copied code can share verbatim."""
+    out: set[str] = set()
+    for path in discover(paths, exclude=[] if include_tests else TEST_PATTERNS).files:
+        if path.suffix != ".py":
+            continue
+        try:
+            result = strip_docstrings(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            continue
+        if result is not None:
+            out.update(query_key(q) for _, q in result[1])
+    return out
+
+
 def read_questions(path: str | Path) -> list[Query]:
     """The questions of a TSV file: `question<TAB>path:name[,name]` per line, `#` comments.
     Bad lines are reported with their line numbers, all at once."""
@@ -169,8 +191,11 @@ BASELINE = Method("baseline (plain dense)", PLAIN, 0.0)
 def evaluate(paths: list[str], home: Path | None = None, index_name: str | None = None,
              model: str | None = None, k: int = 10, exact: bool = False, include_tests: bool = False,
              progress=None, misses: int = 0, methods: tuple[Method, ...] = (DEFAULT,),
-             questions: list[Query] | None = None, questions_from: str = "questions") -> list[CodeSearchReport]:
+             questions: list[Query] | None = None, questions_from: str = "questions",
+             exclude_texts: set[str] | frozenset[str] = frozenset()) -> list[CodeSearchReport]:
     """Score every query with each method; one report per method, in the order given.
+    Queries whose query_key is in `exclude_texts` (text a ranking was fit or chosen on)
+    are left out, so a held-out score never counts a question the ranking has seen.
 
     Without `questions`, the queries are the docstrings and the index is of a docstring-free
     copy of `paths`; with questions (read_questions), they are asked of `paths` as they are.
@@ -183,6 +208,7 @@ def evaluate(paths: list[str], home: Path | None = None, index_name: str | None 
         if questions is None:
             corpus = [str(Path(tmp) / "corpus")]
             queries = prepare_corpus(paths, Path(corpus[0]), include_tests)
+            queries = [q for q in queries if query_key(q.text) not in exclude_texts]
             if not queries:
                 raise EmbedsearchError(f"no documented Python functions under {', '.join(paths)}")
         else:
@@ -249,9 +275,9 @@ def _answer(index, queries: list[Query], k: int, exact: bool, method: Method):
     texts = [clean_query(q.text) if method.clean_queries else q.text for q in queries]
     vectors = encoder.encode(texts)
     if method.lexical_weight <= 0 and not method.fold_nested:  # plain dense HNSW, k deep
-        return nearest(index, vectors, k, exact), encoder.name
+        return nearest(index, vectors, k, exact), encoder.info.name
     return [answer(index, t, v, k, method.lexical_weight, exact, fold=method.fold_nested, rerank=method.rerank)
-            for t, v in zip(texts, vectors)], encoder.name
+            for t, v in zip(texts, vectors)], encoder.info.name
 
 
 def _score(queries: list[Query], hits, wanted: list[set[int]], k: int, misses: int):
