@@ -263,6 +263,28 @@ def test_doc_comments_belong_to_what_they_document(name, what, doc):
     assert chunk.text.lstrip().startswith(("/", "#"))
 
 
+def test_a_file_that_sends_a_grammar_into_a_spin_becomes_windows(monkeypatch):
+    """tests/fixtures/langs/spin.kt (432 bytes of fuzzed text) kept tree-sitter-kotlin 1.1.0
+    busy for minutes and gigabytes; parsing stops after PARSE_SECONDS and the file is
+    chunked as windows, and the parser still parses the next file."""
+    from embedsearch.chunking import treesitter
+
+    monkeypatch.setattr(treesitter, "PARSE_SECONDS", 0.3)
+    text = (LANGS / "spin.kt").read_text(encoding="utf-8")
+    chunks = chunk_text(str(LANGS / "spin.kt"), text)
+    assert {c.kind for c in chunks} == {"window"} and chunks[-1].end_line == len(text.splitlines())
+    assert [(c.kind, c.name) for c in chunk_text("next.kt", "fun k() = 1\n")] == [("function", "k")]
+
+
+def test_lines_are_counted_as_editors_count_them():
+    """Only "\n" ends a line (str.splitlines also splits at U+2028, form feeds and record
+    separators, which a tree-sitter row or an editor does not)."""
+    js = "// \x1e odd\nfunction f() {\n  return '\u2028';\n}\n"
+    assert [(c.kind, c.name, c.start_line, c.end_line) for c in chunk_text("a.js", js)] == [("function", "f", 1, 4)]
+    record = json.dumps({"text": "one\u2028two"}, ensure_ascii=False) + "\n"
+    assert [c.text for c in chunk_text("r.jsonl", record)] == ["one\u2028two"]  # one record, not two broken lines
+
+
 def test_go_doc_comments_and_methods():
     text = 'package main\n\n// Server serves things.\ntype Server struct{}\n\n// Start starts it.\nfunc (s *Server) Start() error { return nil }\n'
     chunks = by_name(chunk_text("s.go", text))

@@ -10,7 +10,7 @@ import numpy as np
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from embedsearch.chunking import chunk_text
+from embedsearch.chunking import chunk_text, lines_of
 from embedsearch.errors import EmbedsearchError
 
 PY_LINES = st.sampled_from([
@@ -24,7 +24,7 @@ MD_LINES = st.sampled_from(["# Title", "## Sub", "text line", "", "```", "# insi
 
 
 def assert_well_formed(text: str, chunks) -> None:
-    lines = text.splitlines()
+    lines = lines_of(text)
     for c in chunks:
         assert c.text.strip(), "empty chunk"
         assert 1 <= c.start_line <= c.end_line <= max(len(lines), 1)

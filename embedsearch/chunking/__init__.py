@@ -34,6 +34,17 @@ class Chunk:
     params: tuple[str, ...] | None = None
 
 
+def lines_of(text: str) -> list[str]:
+    """A file's lines as editors and parsers number them: split at "\n" only (a CRLF line
+    loses its "\r"). Not str.splitlines, which also splits at form feeds, U+2028 and
+    record separators, so its line 12 can be an editor's line 11, and a JSONL record
+    holding a U+2028 would break in two."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
 PYTHON_SUFFIXES = {".py", ".pyi"}
 TEXT_SUFFIXES = {".md", ".markdown", ".rst", ".txt"}
 RECORD_SUFFIXES = {".jsonl", ".ndjson", ".csv", ".tsv"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ast
 
-from embedsearch.chunking import Chunk, windows
+from embedsearch.chunking import Chunk, lines_of, windows
 
 DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
@@ -20,7 +20,7 @@ def chunk(path: str, text: str) -> list[Chunk]:
         found = list(definitions(tree))
     except RecursionError:
         return windows.chunk(path, text)
-    lines = text.splitlines()
+    lines = lines_of(text)
     out: list[Chunk] = []
     for node, qualname, kind in found:
         start, end = span(node)

@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from embedsearch.chunking import Chunk
+from embedsearch.chunking import Chunk, lines_of
 from embedsearch.errors import EmbedsearchError
 
 NAME_FIELDS = ("title", "name", "id", "key")
@@ -71,7 +71,7 @@ def chunk(path: str, text: str, text_field: str = "text", id_field: str | None =
 
 
 def _jsonl_rows(path: str, text: str, skip: Skip):
-    for i, line in enumerate(text.splitlines(), 1):
+    for i, line in enumerate(lines_of(text), 1):
         if not line.strip():
             continue
         try:

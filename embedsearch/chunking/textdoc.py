@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import re
 
-from embedsearch.chunking import Chunk
+from embedsearch.chunking import Chunk, lines_of
 
 MAX_LINES = 30
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 
 
 def chunk(path: str, text: str) -> list[Chunk]:
-    lines = text.splitlines()
+    lines = lines_of(text)
     out: list[Chunk] = []
     for start, end, title in sections(lines):
         for a, b in paragraphs(lines, start, end):

@@ -11,7 +11,7 @@ import importlib
 import re
 from functools import lru_cache
 
-from embedsearch.chunking import Chunk, windows
+from embedsearch.chunking import Chunk, lines_of, windows
 
 # suffix -> (grammar module, function returning the language pointer)
 GRAMMARS = {
@@ -66,7 +66,10 @@ BOUND = {"variable_declarator", "public_field_definition", "field_definition"}
 NAME_TYPES = {"identifier", "field_identifier", "qualified_identifier", "destructor_name", "operator_name",
               "type_identifier", "simple_identifier"}
 HASH_COMMENTS = {"tree_sitter_ruby", "tree_sitter_bash", "tree_sitter_php"}
-WRAPPERS = {"template_declaration"}  # part of the definition they wrap
+WRAPPERS = {"template_declaration"}
+# a file a grammar cannot parse within this long is chunked as windows: a few kilobytes of odd
+# text can send a generated parser into minutes and gigabytes (tree-sitter-kotlin 1.1.0 did)
+PARSE_SECONDS = 3.0  # part of the definition they wrap
 _TEMPLATE_ARGS = re.compile(r"<[^<>]*>")  # `Lru<K, V>::get` is named Lru.get
 
 
@@ -79,6 +82,19 @@ def _parser(suffix: str):
         module = importlib.import_module(module_name)
         return tree_sitter.Parser(tree_sitter.Language(getattr(module, attr)()))
     except (ImportError, AttributeError, ValueError, TypeError):
+        return None
+
+
+def _parse(parser, source: bytes):
+    """The syntax tree, or None when parsing took more than PARSE_SECONDS (tree-sitter stops
+    when the progress callback says so; it is offered only with a read callback)."""
+    import time
+
+    deadline = time.monotonic() + PARSE_SECONDS
+    try:
+        return parser.parse(lambda offset, point: source[offset:offset + 65536],
+                            progress_callback=lambda offset, has_error: time.monotonic() > deadline)
+    except ValueError:  # "Parsing failed": stopped by the callback
         return None
 
 
@@ -100,8 +116,12 @@ def chunk(path: str, text: str) -> list[Chunk]:
     module = GRAMMARS[suffix][0]
     definitions = {**DEFINITIONS, **OWN_DEFINITIONS.get(module, {})}
     source = text.encode("utf-8", "surrogatepass")
-    tree = _parser(suffix).parse(source)
-    lines = text.splitlines()
+    parser = _parser(suffix)
+    tree = _parse(parser, source)
+    if tree is None:  # stopped in time (some inputs send a generated parser into a spin): windows
+        parser.reset()  # or the next file would resume this one
+        return windows.chunk(path, text)
+    lines = lines_of(text)
     hash_comments = module in HASH_COMMENTS
     out: list[Chunk] = []
     top: list[tuple[int, int]] = []
@@ -183,7 +203,7 @@ def leading_doc(text: str, hash_comments: bool = False) -> str:
     chunked."""
     body: list[str] = []
     in_block = False
-    for raw in text.splitlines():
+    for raw in lines_of(text):
         line = raw.strip()
         if in_block:
             in_block = "*/" not in line

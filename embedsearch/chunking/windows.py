@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from embedsearch.chunking import Chunk
+from embedsearch.chunking import Chunk, lines_of
 
 WINDOW = 40
 OVERLAP = 10
@@ -11,7 +11,7 @@ OVERLAP = 10
 def chunk(path: str, text: str, first_line: int = 1, kind: str = "window",
           window: int = WINDOW, overlap: int = OVERLAP) -> list[Chunk]:
     """Windows of `window` lines sharing `overlap` lines; blank-only windows are dropped."""
-    lines = text.splitlines()
+    lines = lines_of(text)
     step = max(window - overlap, 1)
     out: list[Chunk] = []
     start = 0
