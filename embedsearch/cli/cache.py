@@ -5,16 +5,15 @@ from __future__ import annotations
 import click
 
 from embedsearch.caches import KINDS
-from embedsearch.cli.render import console, human_bytes, json_lines, table
+from embedsearch.cli.render import JSON_OPTION, console, human_bytes, json_lines, table
 
-JSON = click.option("--json", "as_json", is_flag=True, help="One JSON object per line instead of a table.")
 KIND = click.option("--kind", "kinds", multiple=True, type=click.Choice(KINDS),
                     help="Only this kind (repeatable) [default: all].")
 
 
 @click.group("cache", invoke_without_command=True)
 @KIND
-@JSON
+@JSON_OPTION
 @click.pass_context
 def cache_group(ctx: click.Context, kinds, as_json: bool) -> None:
     """List what the home keeps only to be fast: ONNX exports, table graphs and rows that
@@ -36,7 +35,7 @@ def cache_group(ctx: click.Context, kinds, as_json: bool) -> None:
 
 @cache_group.command("clear")
 @KIND
-@JSON
+@JSON_OPTION
 @click.pass_obj
 def clear_cmd(obj, kinds, as_json: bool) -> None:
     """Remove cache entries (all kinds, or those given with --kind); each is made again

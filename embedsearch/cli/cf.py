@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import click
 
-from embedsearch.cli.render import console, json_lines, table
+from embedsearch.cli.render import JSON_OPTION, console, json_lines, table
 
 DEFAULT_NAME = "movielens"
 name_option = click.option("--name", default=DEFAULT_NAME, show_default=True, help="Saved model to use.")
-json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 
 
 def _console():
@@ -54,7 +53,7 @@ def cf_group() -> None:
 @click.option("--valid-pct", default=0.2, show_default=True, help="Held-out share for the random split.")
 @click.option("--folds", is_flag=True, help="5-fold cross-validation over u1..u5 (mean ± std); then save a model trained on all ratings.")
 @name_option
-@json_option
+@JSON_OPTION
 @click.pass_context
 def train_cmd(ctx, data, items, model_kind, factors, epochs, lr, wd, bias_wd, reg, bs, seed, y_range, split, valid_pct, folds, name, as_json):
     """Train a model and save it under the index home."""
@@ -112,7 +111,7 @@ def _render_train_report(term, report: dict) -> None:
 @click.option("-k", "--top", "n", type=click.IntRange(min=1), default=10, show_default=True, help="How many movies.")
 @click.option("--ridge", default=1.0, show_default=True, help="Ridge penalty when folding in a new user.")
 @name_option
-@json_option
+@JSON_OPTION
 @click.pass_context
 def recommend_cmd(ctx, user, rates, n, ridge, name, as_json):
     """Top-N movies a user has not rated yet, with predicted ratings."""
@@ -133,7 +132,7 @@ def recommend_cmd(ctx, user, rates, n, ridge, name, as_json):
               help="Leave out movies with fewer training ratings (their factors are noise).")
 @click.option("-k", "--top", "n", type=click.IntRange(min=1), default=10, show_default=True, help="How many movies.")
 @name_option
-@json_option
+@JSON_OPTION
 @click.pass_context
 def similar_cmd(ctx, title, n, min_ratings, name, as_json):
     """Movies nearest to TITLE by cosine over item factors (HNSW index)."""
@@ -150,7 +149,7 @@ def similar_cmd(ctx, title, n, min_ratings, name, as_json):
 @cf_group.command("biases")
 @click.option("-k", "--top", "n", type=click.IntRange(min=1), default=10, show_default=True, help="How many movies.")
 @name_option
-@json_option
+@JSON_OPTION
 @click.pass_context
 def biases_cmd(ctx, n, name, as_json):
     """Movies with the lowest and highest learned bias."""
@@ -170,7 +169,7 @@ def biases_cmd(ctx, n, name, as_json):
 @click.option("--top", default=1000, show_default=True, help="Fit the PCA on the factors of this many most-rated movies.")
 @click.option("--labels", default=50, show_default=True, help="Draw and label this many most-rated movies.")
 @name_option
-@json_option
+@JSON_OPTION
 @click.pass_context
 def plot_cmd(ctx, out_path, top, labels, name, as_json):
     """PCA of the item factors (two components), saved as a PNG."""
@@ -189,7 +188,7 @@ def plot_cmd(ctx, out_path, top, labels, name, as_json):
 @cf_group.command("explain")
 @click.argument("title", required=False)
 @name_option
-@json_option
+@JSON_OPTION
 @click.pass_context
 def explain_cmd(ctx, title, name, as_json):
     """Show on the trained model that one_hot(i) @ W equals W[i] (and time both)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from embedsearch.cli.render import console, json_lines, progress_bar, table
+from embedsearch.cli.render import JSON_OPTION, console, json_lines, progress_bar, table
 
 
 @click.group("eval")
@@ -24,7 +24,7 @@ def eval_group() -> None:
 @click.option("--questions", type=click.Path(exists=True, dir_okay=False),
               help="Ask these questions (TSV: question<TAB>path:name[,name]) of the code as it is, "
                    "instead of docstring queries of a docstring-free copy.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per method.")
+@JSON_OPTION
 @click.pass_obj
 def codesearch_cmd(obj, paths, model, index_name, include_tests, exact, misses, baseline, questions, as_json):
     """Code search quality on Python code under PATHS. By default CodeSearchNet-style:
@@ -66,7 +66,7 @@ def codesearch_cmd(obj, paths, model, index_name, include_tests, exact, misses, 
 @click.option("--method", type=click.Choice(["add", "mul", "both"]), default="add", show_default=True,
               help="3CosAdd, 3CosMul, or both.")
 @click.option("--case-sensitive", is_flag=True, help="Match words exactly (default: ignoring case, like gensim).")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@JSON_OPTION
 @click.pass_obj
 def analogies_cmd(obj, table_name, questions, restrict_vocab, method, case_sensitive, as_json):
     """Word-analogy accuracy per section and overall (a b c d: is d nearest to b - a + c?)."""
@@ -100,7 +100,7 @@ def _pct(x) -> str:
               help="Word-pair file(s) 'word word score' [default: WordSim-353 and SimLex-999].")
 @click.option("--restrict-vocab", type=click.IntRange(min=1), default=300_000, show_default=True)
 @click.option("--case-sensitive", is_flag=True)
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per file.")
+@JSON_OPTION
 @click.pass_obj
 def similarity_cmd(obj, table_name, files, restrict_vocab, case_sensitive, as_json):
     """Spearman correlation between human similarity scores and cosine similarity."""

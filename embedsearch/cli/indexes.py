@@ -8,13 +8,12 @@ import os
 
 import click
 
-from embedsearch.cli.render import console, human_bytes, json_lines, location, preview, progress_bar, table
+from embedsearch.cli.render import JSON_OPTION, console, human_bytes, json_lines, location, preview, progress_bar, table
 from embedsearch.filters import KINDS, LANGUAGES, Filters
 
 K_OPTION = click.option("-k", "--top", "k", type=click.IntRange(min=1), default=10, show_default=True,
                         help="How many results to show.")
 EXACT_OPTION = click.option("--exact", is_flag=True, help="Brute-force search over every vector (checks HNSW).")
-JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="One JSON object per line, for scripts.")
 
 
 def filter_options(command):

@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
+# the one --json flag: JSON lines (one compact object per line), snake_case keys, in every command
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="One JSON object per line, for scripts.")
+
 SUFFIX_LEXERS = {".py": "python", ".pyi": "python", ".js": "javascript", ".go": "go", ".rs": "rust",
                  ".java": "java", ".c": "c", ".h": "c", ".md": "markdown", ".sh": "bash", ".ts": "typescript"}
 

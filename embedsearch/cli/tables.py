@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import click
 
-from embedsearch.cli.render import console, json_lines, progress_bar, table
+from embedsearch.cli.render import JSON_OPTION, console, json_lines, progress_bar, table
 
-JSON = click.option("--json", "as_json", is_flag=True, help="One JSON object per line instead of a table.")
 
 
 def _notes(t) -> None:
@@ -23,7 +22,7 @@ def _fmt(x) -> str:
 
 
 @click.group("tables", invoke_without_command=True)
-@JSON
+@JSON_OPTION
 @click.pass_context
 def tables_group(ctx: click.Context, as_json: bool) -> None:
     """List every table: GloVe, the encoder's token table, CF factors, index vectors, your files.
@@ -46,7 +45,7 @@ def tables_group(ctx: click.Context, as_json: bool) -> None:
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["auto", "word2vec", "word2vec-binary", "glove"]),
               default="auto", show_default=True, help="File format (auto: a 'COUNT DIM' header means word2vec).")
-@JSON
+@JSON_OPTION
 @click.pass_obj
 def add_cmd(obj, name, path, fmt, as_json):
     """Register a word2vec (text or binary) or GloVe text file as table NAME (read once)."""
@@ -76,7 +75,7 @@ def rm_cmd(obj, name):
 @click.command("lookup")
 @click.argument("table_name", metavar="TABLE")
 @click.argument("key")
-@JSON
+@JSON_OPTION
 @click.pass_obj
 def lookup_cmd(obj, table_name, key, as_json):
     """Print the row of KEY, and show that one_hot(KEY) @ W picks the same row."""
@@ -103,7 +102,7 @@ def lookup_cmd(obj, table_name, key, as_json):
 @click.option("--vector", default=None, help="Query with these numbers instead of a key (comma or space separated).")
 @click.option("-k", type=int, default=10, show_default=True, help="How many neighbours.")
 @click.option("--exact", is_flag=True, help="Brute-force cosine instead of the HNSW index.")
-@JSON
+@JSON_OPTION
 @click.pass_obj
 def neighbours_cmd(obj, table_name, key, vector, k, exact, as_json):
     """Nearest keys to KEY (or --vector) by cosine. The HNSW index is built on first use and
@@ -137,7 +136,7 @@ def neighbours_cmd(obj, table_name, key, vector, k, exact, as_json):
 @click.argument("c")
 @click.option("-k", type=int, default=5, show_default=True)
 @click.option("--restrict-vocab", type=int, default=None, help="Answer only among the first N keys.")
-@JSON
+@JSON_OPTION
 @click.pass_obj
 def analogy_cmd(obj, table_name, a, b, c, k, restrict_vocab, as_json):
     """A - B + C: `analogy glove-6B-50d king man woman` -> queen, by 3CosAdd and 3CosMul
@@ -161,7 +160,7 @@ def analogy_cmd(obj, table_name, a, b, c, k, restrict_vocab, as_json):
 @click.argument("table_name", metavar="TABLE")
 @click.argument("a")
 @click.argument("b")
-@JSON
+@JSON_OPTION
 @click.pass_obj
 def similarity_cmd(obj, table_name, a, b, as_json):
     """Cosine of A and B in TABLE (gensim's `similarity`): `similarity glove-6b-50d cat dog`."""
@@ -180,7 +179,7 @@ def similarity_cmd(obj, table_name, a, b, as_json):
 @click.command("doesnt-match")
 @click.argument("table_name", metavar="TABLE")
 @click.argument("keys", nargs=-1, required=True)
-@JSON
+@JSON_OPTION
 @click.pass_obj
 def doesnt_match_cmd(obj, table_name, keys, as_json):
     """The key of KEYS least like the others (gensim's `doesnt_match`): the one furthest
@@ -207,7 +206,7 @@ def doesnt_match_cmd(obj, table_name, keys, as_json):
 @click.option("-k", type=click.IntRange(min=1, max=10_000), default=10, show_default=True, help="How many answers.")
 @click.option("--cosmul", is_flag=True, help="Multiply shifted cosines (3CosMul, gensim's most_similar_cosmul) "
                                               "instead of adding vectors.")
-@JSON
+@JSON_OPTION
 @click.pass_obj
 def most_similar_cmd(obj, table_name, positive, negative, k, cosmul, as_json):
     """Keys nearest to the sum of the --pos keys minus the --neg keys (gensim's
@@ -242,7 +241,7 @@ def most_similar_cmd(obj, table_name, positive, negative, k, cosmul, as_json):
 @click.option("--no-picture", is_flag=True, help="Skip the picture.")
 @click.option("--raw-cka", is_flag=True,
               help="Linear CKA on the rows as stored, norms included (default: unit rows; CF factor norms carry popularity).")
-@JSON
+@JSON_OPTION
 @click.pass_obj
 def compare_cmd(obj, table_names, cf_model, data, k, limit, max_keys, picture, no_picture, raw_cka, as_json):
     """Compare tables over their shared keys: neighbour overlap@k, genre agreement@k, linear
@@ -283,7 +282,7 @@ def compare_cmd(obj, table_names, cf_model, data, k, limit, max_keys, picture, n
 @click.option("--out", default=None, type=click.Path(),
               help="Output file (npy, word2vec) or folder (projector) [default: TABLE.npy / TABLE.txt / TABLE-projector/].")
 @click.option("--limit", type=int, default=None, help="Only the first N rows.")
-@JSON
+@JSON_OPTION
 @click.pass_obj
 def export_cmd(obj, table_name, fmt, out, limit, as_json):
     """Write a table as .npy (+ keys), word2vec text, or Embedding Projector TSV files."""
