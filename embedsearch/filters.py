@@ -12,6 +12,8 @@ hits after an unfiltered search.
 
 from __future__ import annotations
 
+import json
+
 import os
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -27,6 +29,22 @@ LANGUAGES = {
     "markdown": (".md", ".markdown"), "text": (".txt", ".rst"), "jsonl": (".jsonl", ".ndjson"),
     "csv": (".csv", ".tsv"), "config": (".json", ".yaml", ".yml", ".toml", ".ini", ".cfg"),
 }
+
+
+# files named without a suffix, by what they hold
+LANGUAGE_NAMES = {"README": "text", "LICENSE": "text", "LICENCE": "text", "COPYING": "text", "NOTICE": "text",
+                  "AUTHORS": "text", "CHANGELOG": "text", "CONTRIBUTING": "text", "Makefile": "config",
+                  "Dockerfile": "config", "Justfile": "config", "Vagrantfile": "ruby", "Rakefile": "ruby",
+                  "Gemfile": "ruby", "CMakeLists.txt": "config"}
+
+
+def language_of(path: str) -> str | None:
+    """The --lang name of a file: by its suffix, or by its name when it has none."""
+    name = path.replace("\\", "/").rsplit("/", 1)[-1]
+    if name in LANGUAGE_NAMES:
+        return LANGUAGE_NAMES[name]
+    lower = name.lower()
+    return next((lang for lang, suffixes in LANGUAGES.items() if lower.endswith(suffixes)), None)
 
 
 @dataclass(frozen=True)
@@ -54,7 +72,7 @@ class Filters:
             pairs.append((field.strip(), value))
         for p in paths:
             if not p.lstrip("!"):
-                raise EmbedsearchError(f"empty --path pattern {p!r}")
+                raise EmbedsearchError(f"empty --glob pattern {p!r}")
         return cls(tuple(paths), tuple(kinds), tuple(langs), tuple(pairs), min_score)
 
     def restricts_rows(self) -> bool:
@@ -65,11 +83,11 @@ class Filters:
         """Whether an item passes the row filters."""
         if self.kinds and kind not in self.kinds:
             return False
-        if self.langs and not path.lower().endswith(tuple(s for lang in self.langs for s in LANGUAGES[lang])):
+        if self.langs and language_of(path) not in self.langs:
             return False
         for field, value in self.where:
-            if field not in meta or str(meta[field]) != value:
-                return False
+            if field not in meta or value not in (str(meta[field]), json.dumps(meta[field])):
+                return False  # (a JSON true is typed `true`, as JSON spells it, or `True`)
         includes = [p for p in self.paths if not p.startswith("!")]
         if includes and not any(_matches(path, p) for p in includes):
             return False

@@ -172,6 +172,12 @@ def _same(path: str) -> str:
     return str(Path(path).resolve())
 
 
+def _within(path: str, folder: str) -> bool:
+    """Whether `path` is `folder` or lies inside it (by real location)."""
+    inner, outer = Path(_same(path)), Path(_same(folder))
+    return inner == outer or outer in inner.parents
+
+
 def resolve_sources(name: str, recorded: list[str] | None, paths: list[str] | None, add: list[str],
                     remove: list[str], replace: bool) -> list[str]:
     """The sources a run indexes, from what the index recorded (None: a new index) and what
@@ -193,9 +199,12 @@ def resolve_sources(name: str, recorded: list[str] | None, paths: list[str] | No
     else:
         sources = paths if replace else list(recorded)
     seen: set[str] = set()
-    sources = [p for p in sources + add if not (_same(p) in seen or seen.add(_same(p)))]  # each once
-    for p in remove:
-        kept = [s for s in sources if _same(s) != _same(p)]
+    sources = [p for p in sources if not (_same(p) in seen or seen.add(_same(p)))]  # each once
+    for p in add:  # a path inside a source is already indexed through it
+        if not any(_within(p, s) for s in sources):
+            sources.append(p)
+    for p in remove:  # the source itself, and any source inside it
+        kept = [s for s in sources if not _within(s, p)]
         if len(kept) == len(sources):
             from embedsearch.errors import did_you_mean, suggest
 

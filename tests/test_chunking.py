@@ -129,6 +129,31 @@ def test_records_join_text_fields_and_take_ids_from_a_field():
     assert [c.name for c in rows] == ["A", "C"] and skipped == ["p.csv:3: 3 columns where the header has 2"]
 
 
+def test_a_stray_quote_in_a_csv_costs_one_row(tmp_path):
+    """An unclosed quote makes csv read the next lines into one field; when those lines are
+    rows of their own, the row is reported and reading starts again after it. Rows with
+    fewer columns than the header are reported too; a real multi-line cell stays whole."""
+    rows = ["id,title,body"] + [f"{i},Title {i},Body text {i}" for i in range(1, 21)]
+    rows[3] = '3,"Broken title,Body text 3'
+    skipped = []
+    chunks = chunk_text("many.csv", "\n".join(rows) + "\n", text_field="title,body", id_field="id",
+                        skip=lambda reason, where: skipped.append(where))
+    assert [c.name for c in chunks] == [str(i) for i in range(1, 21) if i != 3]
+    assert skipped == ["many.csv:4: a quote opened on this line is not closed before the next rows"]
+    assert (chunks[2].start_line, chunks[2].end_line) == (5, 5)  # line numbers stay right after it
+    skipped.clear()
+    text = 'id,title,genre\n1,"A\nlong title",sci\n2,B,art\n444,Night Garden\n'
+    chunks = chunk_text("b.csv", text, text_field="title", skip=lambda reason, where: skipped.append(where))
+    assert [(c.text, c.start_line, c.end_line) for c in chunks] == [("A\nlong title", 2, 3), ("B", 4, 4)]
+    assert skipped == ["b.csv:5: 2 columns where the header has 3"]
+
+
+def test_setext_and_atx_headings_both_make_sections():
+    text = "Shop Toolkit\n============\n\nIntro.\n\nRefunds\n-------\n\nHow refunds work.\n"
+    assert [(c.name, c.start_line) for c in chunk_text("README.md", text)] == [
+        ("Shop Toolkit", 1), ("Shop Toolkit > Refunds", 6)]
+
+
 def test_records_keep_their_vectors_when_rows_move(tmp_path, cli):
     from tests.fake_encoder import FAKE
 

@@ -113,3 +113,14 @@ def test_filters_on_a_code_index_and_on_similar(stdlib_index, cli):
             "-k", "3", "--kind", "class")
     rows = [json.loads(line) for line in r.output.splitlines()]
     assert len(rows) == 3 and all(h["kind"] == "class" for h in rows)
+
+
+def test_languages_by_name_and_json_values_as_json_spells_them():
+    from embedsearch.filters import Filters, language_of
+
+    assert [language_of(p) for p in ("/r/README", "/r/Makefile", "/r/app.tsx", "/r/x.zig")] == [
+        "text", "config", "typescript", None]
+    assert Filters.parse(langs=["text"]).admits("/r/LICENSE", "section", {})
+    on_sale = Filters.parse(where=["on_sale=true"])
+    assert on_sale.admits("p.jsonl", "record", {"on_sale": True}) and not on_sale.admits("p.jsonl", "record", {"on_sale": False})
+    assert Filters.parse(where=["on_sale=True"]).admits("p.jsonl", "record", {"on_sale": True})

@@ -207,3 +207,16 @@ def test_rm_wait_waits_for_a_first_build(tmp_path):
     out, err = waiting.communicate(timeout=60)
     assert builder.wait(60) == 0
     assert waiting.returncode == 0 and "removed ix" in out and not (home / "ix").exists()
+
+
+def test_a_path_inside_a_source_is_not_a_second_source(tmp_path, cli):
+    home = tmp_path / "home"
+    prose = tree(tmp_path / "prose", "p")
+    (prose / "notes.md").write_text("# Notes\n\nSome words.\n")
+    assert cli("--home", home, "index", prose, "--name", "ix", "--model", FAKE).exit_code == 0
+    assert cli("--home", home, "index", "--name", "ix", "--add", prose / "notes.md").exit_code == 0
+    assert sources(home, "ix") == [str(prose)]
+    other = tree(tmp_path / "other", "o")
+    assert cli("--home", home, "index", "--name", "ix", "--add", other / "o_0.py").exit_code == 0
+    r = cli("--home", home, "index", "--name", "ix", "--remove", other, "--json")  # takes what is inside it too
+    assert r.exit_code == 0 and sources(home, "ix") == [str(prose)] and paths_of(home, "ix") == {"prose"}

@@ -506,3 +506,6 @@ def test_gensim_verbs_agree_with_an_independent_computation(cli, home):
                     "--json"))
     assert [g["key"] for g in got] == [keys[i] for i in np.argsort(-mul)[:3]]
     assert cli("most-similar", GLOVE).exit_code == 2 and cli("doesnt-match", GLOVE, "cat", "dog").exit_code == 2
+    used = jsons(cli("similarity", GLOVE, "Coffee", "TEA", "--json"))[0]
+    assert (used["a"], used["b"]) == ("coffee", "tea")  # the keys used, as the notes say
+    assert jsons(cli("doesnt-match", GLOVE, *words, "--json"))[0]["table"] == GLOVE

@@ -89,8 +89,19 @@ def _jsonl_rows(path: str, text: str, skip: Skip):
 
 
 def _csv_rows(path: str, text: str, skip: Skip):
+    """(first line, last line, row) per CSV/TSV row. A row whose column count is not the
+    header's is skipped; so is a row whose quote is never closed where it should be: its
+    field swallows the next lines, and when those lines read as rows on their own, the row
+    is reported and reading starts again on the line after it, so one stray quote costs one
+    row, not the rest of the file."""
     delimiter = "\t" if Path(path).suffix.lower() == ".tsv" else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    lines = lines_of(text)
+    offset = 0  # lines already read before the current reader's first line
+
+    def reader_from(line: int):
+        return csv.reader(io.StringIO("\n".join(lines[line:]), newline=""), delimiter=delimiter)
+
+    reader = reader_from(0)
     try:
         header = next(reader)
     except StopIteration:
@@ -104,13 +115,34 @@ def _csv_rows(path: str, text: str, skip: Skip):
             values = next(reader)
         except StopIteration:
             return
-        except csv.Error as exc:  # e.g. a NUL byte or an unterminated quote: this row only
+        except csv.Error as exc:  # e.g. a NUL byte: this row only
             skip("bad record", f"{path}:{start}: malformed CSV ({exc})")
-            start = reader.line_num + 1
+            start = offset + reader.line_num + 1
             continue
-        if values:
-            if len(values) > len(header):
-                skip("bad record", f"{path}:{start}: {len(values)} columns where the header has {len(header)}")
-            else:
-                yield start, reader.line_num, dict(zip(header, values))
-        start = reader.line_num + 1
+        end = offset + reader.line_num
+        if values and end > start and _swallowed(lines[start:end], len(header), delimiter):
+            skip("bad record", f"{path}:{start}: a quote opened on this line is not closed before the next rows")
+            offset = start  # read again from the line after it
+            reader = reader_from(offset)
+            start = offset + 1
+            continue
+        if values and len(values) != len(header):
+            skip("bad record", f"{path}:{start}: {len(values)} columns where the header has {len(header)}")
+        elif values:
+            yield start, end, dict(zip(header, values))
+        start = end + 1
+
+
+def _swallowed(inner: list[str], columns: int, delimiter: str) -> bool:
+    """Whether the lines a multi-line field spans past its first (`inner`: lines 2.. of the
+    row) are mostly complete rows of their own, as after a stray quote; a real multi-line
+    cell holds prose, which seldom parses into exactly the header's columns."""
+    if columns < 2 or not inner:
+        return False
+    rows = 0
+    for line in inner:
+        try:
+            rows += len(next(csv.reader([line], delimiter=delimiter), [])) == columns
+        except csv.Error:
+            continue
+    return rows >= 2 and rows * 2 >= len(inner)

@@ -9,6 +9,22 @@ from embedsearch.chunking import Chunk, lines_of
 
 MAX_LINES = 30
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+UNDERLINE = re.compile(r"^ {0,3}(=+|-{2,}|~{3,}|\^{3,}|\*{3,})\s*$")  # setext (Markdown) or reStructuredText titles
+
+
+def _heading(lines: list[str], i: int) -> tuple[int, str] | None:
+    """(level, title) when line i (1-based) starts a heading: `## Title`, or a title line
+    underlined by the next one (`Title` over `=====`: level 1, `-----`: level 2)."""
+    line = lines[i - 1]
+    m = HEADING.match(line)
+    if m:
+        return len(m.group(1)), m.group(2)
+    if i < len(lines) and line.strip() and not line.lstrip().startswith(("-", "*", "+", ">", "|")) \
+            and (i == 1 or not lines[i - 2].strip()):
+        under = UNDERLINE.match(lines[i])
+        if under:
+            return (1 if under.group(1)[0] in "=*" else 2), line.strip()
+    return None
 
 
 def chunk(path: str, text: str) -> list[Chunk]:
@@ -29,13 +45,13 @@ def sections(lines: list[str]):
     for i, line in enumerate(lines, 1):
         if line.lstrip().startswith(("```", "~~~")):
             in_fence = not in_fence
-        m = None if in_fence else HEADING.match(line)
-        if m and i > start:
+        heading = None if in_fence else _heading(lines, i)
+        if heading and i > start:
             yield start, i - 1, title
             start = i
-        if m:
-            level = len(m.group(1))
-            trail = [(lv, t) for lv, t in trail if lv < level] + [(level, m.group(2))]
+        if heading:
+            level, text = heading
+            trail = [(lv, t) for lv, t in trail if lv < level] + [(level, text)]
             title = " > ".join(t for _, t in trail)
     if start <= len(lines):
         yield start, len(lines), title

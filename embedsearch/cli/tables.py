@@ -169,6 +169,7 @@ def similarity_cmd(obj, table_name, a, b, as_json):
 
     t = open_table(obj["home"], table_name)
     cosine = similarity(t, a, b)
+    a, b = t.keys[t.row_of(a)], t.keys[t.row_of(b)]  # the keys used (another case falls back, with a note)
     _notes(t)
     if as_json:
         json_lines([{"table": table_name, "a": a, "b": b, "cosine": round(cosine, 6)}])
@@ -193,7 +194,7 @@ def doesnt_match_cmd(obj, table_name, keys, as_json):
     res = doesnt_match(t, keys)
     _notes(t)
     if as_json:
-        json_lines([res.as_dict()])
+        json_lines([{"table": table_name, **res.as_dict()}])
         return
     rows = [[k, f"{c:.4f}", "<- odd one out" if k == res.odd else ""] for k, c in res.cosines]
     console().print(table(f"which does not match, in {table_name}", ["key", "cosine to the mean", ""], rows))
