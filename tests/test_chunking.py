@@ -289,14 +289,15 @@ def test_doc_comments_belong_to_what_they_document(name, what, doc):
 
 
 def test_a_file_that_sends_a_grammar_into_a_spin_becomes_windows(monkeypatch):
-    """tests/fixtures/langs/spin.kt (432 bytes of fuzzed text) kept tree-sitter-kotlin 1.1.0
+    """tests/fixtures/spin/spin.kt (432 bytes of fuzzed text) kept tree-sitter-kotlin 1.1.0
     busy for minutes and gigabytes; parsing stops after PARSE_SECONDS and the file is
     chunked as windows, and the parser still parses the next file."""
     from embedsearch.chunking import treesitter
 
     monkeypatch.setattr(treesitter, "PARSE_SECONDS", 0.3)
-    text = (LANGS / "spin.kt").read_text(encoding="utf-8")
-    chunks = chunk_text(str(LANGS / "spin.kt"), text)
+    spin = LANGS.parent / "spin" / "spin.kt"
+    text = spin.read_text(encoding="utf-8")
+    chunks = chunk_text(str(spin), text)
     assert {c.kind for c in chunks} == {"window"} and chunks[-1].end_line == len(text.splitlines())
     assert [(c.kind, c.name) for c in chunk_text("next.kt", "fun k() = 1\n")] == [("function", "k")]
 
@@ -319,8 +320,9 @@ def test_go_doc_comments_and_methods():
 
 def test_notebooks_by_cell_and_extensionless_files():
     cells = chunk_text(str(LANGS / "explore.ipynb"), (LANGS / "explore.ipynb").read_text())
-    assert [(c.kind, c.start_line, c.meta["cell_type"]) for c in cells] == [
-        ("cell", 1, "markdown"), ("cell", 2, "code"), ("cell", 3, "code")]  # the empty fourth cell is left out
+    assert [(c.kind, c.meta["cell"], c.start_line, c.meta["cell_type"]) for c in cells] == [
+        ("cell", 1, 3, "markdown"), ("cell", 2, 4, "code"), ("cell", 3, 6, "code")]  # the empty fourth is left out
+    # (located at the file line where each cell begins, so an editor opens path:line at the cell)
     assert cells[0].name == "cell 1: Exploring ratings" and "3.53" not in "".join(c.text for c in cells)
     assert cells[1].text == "import pandas as pd\nratings = pd.read_csv('ratings.csv')"
     assert {c.kind for c in chunk_text("broken.ipynb", "{not json")} == {"window"}
