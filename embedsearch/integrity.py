@@ -84,7 +84,7 @@ def check(home: Home | Path | str, name: str, recall: bool = False, sample: int 
             approx, _ = hnsw_query(graph, queries, k)
             exact, _ = exact_query(vectors, queries, k)
             hits = sum(len(set(a) & set(e)) for a, e in zip(approx.tolist(), exact.tolist()))
-            report.facts[f"recall@{k}"] = round(hits / exact.size, 4)
+            report.facts[f"recall_at_{k}"] = round(hits / exact.size, 4)
             report.facts["recall_sample"] = len(queries)
             keep = np.random.default_rng(1).random(count) < FILTERED_SHARE  # as a selective filter would
             passing = np.flatnonzero(keep)
@@ -92,7 +92,7 @@ def check(home: Home | Path | str, name: str, recall: bool = False, sample: int 
                 approx, _ = hnsw_query(graph, queries, k, allowed=keep)
                 exact, _ = exact_query(np.asarray(vectors)[passing], queries, k)
                 hits = sum(len(set(a) & set(passing[e])) for a, e in zip(approx.tolist(), exact.tolist()))
-                report.facts[f"filtered_recall@{k}"] = round(hits / exact.size, 4)
+                report.facts[f"filtered_recall_at_{k}"] = round(hits / exact.size, 4)
                 report.facts["filtered_rows"] = len(passing)
     leftovers = _leftovers(folder, files, int(manifest.get("generation", 0)) - 1)
     if leftovers:

@@ -40,7 +40,7 @@ def test_train_json_reports_metrics_and_saves(tmp_path):
     m = report["metrics"]
     assert report["split"] == "official u2"
     assert m["rmse"] < 0.97 < m["global_mean_rmse"]
-    assert {"mae", "precision@k", "recall@k", "ndcg@k"} <= set(m)
+    assert {"mae", "precision_at_k", "recall_at_k", "ndcg_at_k"} <= set(m)
     assert len(report["history"]) == 3
     manifest = json.loads((tmp_path / "u2" / "manifest.json").read_text())
     assert manifest["kind"] == "cf" and manifest["format"] == 1 and manifest["metrics"]["rmse"] == m["rmse"]

@@ -134,9 +134,9 @@ def test_top_n_by_hand():
     # item 0 scores best but was rated in train, so it must not count; then 1, 2, 3 ...
     scores = lambda rows: np.array([[9.0, 8.0, 7.0, 6.0, 5.0]])
     m = top_n_metrics(scores, train, valid, k=2)
-    assert m["precision@k"] == pytest.approx(0.5)  # top 2 = items 1, 2; only 1 relevant
-    assert m["recall@k"] == pytest.approx(0.5)  # relevant: 1 and 3
-    assert m["ndcg@k"] == pytest.approx(1.0 / (1.0 + 1 / np.log2(3)))
+    assert m["precision_at_k"] == pytest.approx(0.5)  # top 2 = items 1, 2; only 1 relevant
+    assert m["recall_at_k"] == pytest.approx(0.5)  # relevant: 1 and 3
+    assert m["ndcg_at_k"] == pytest.approx(1.0 / (1.0 + 1 / np.log2(3)))
 
 
 # --- training --------------------------------------------------------------------------
@@ -184,7 +184,7 @@ def test_real_ml100k_beats_the_global_mean(ml100k):
     assert res.metrics["rmse"] < 0.97
     assert res.history[-1].valid_rmse == pytest.approx(res.metrics["rmse"])
     # popular-and-liked movies found for held-out users well above chance (10/1664 items)
-    assert res.metrics["precision@k"] > 0.05 and 0 < res.metrics["ndcg@k"] <= 1
+    assert res.metrics["precision_at_k"] > 0.05 and 0 < res.metrics["ndcg_at_k"] <= 1
 
 
 def test_bad_options_are_user_errors(synthetic):

@@ -199,8 +199,8 @@ def test_check_and_repair_damaged_files(tmp_path, cli):
     assert done["items"] == count and assert_whole(home, name) == count
     r = cli("--home", home, "check", name, "--recall", "--json")
     report = json.loads(r.output)
-    assert r.exit_code == 0 and report["ok"] and report["facts"]["recall@10"] >= 0.9
-    assert report["facts"]["filtered_recall@10"] >= 0.9 and 10 <= report["facts"]["filtered_rows"] < count / 5
+    assert r.exit_code == 0 and report["ok"] and report["facts"]["recall_at_10"] >= 0.9
+    assert report["facts"]["filtered_recall_at_10"] >= 0.9 and 10 <= report["facts"]["filtered_rows"] < count / 5
 
 
 def test_a_graph_known_intact_is_trusted_only_while_unchanged(tmp_path, monkeypatch):

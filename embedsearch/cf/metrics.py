@@ -41,7 +41,7 @@ def top_n_metrics(
     relevant = valid.ratings >= threshold
     eval_users = np.unique(valid.users[relevant])
     if len(eval_users) == 0:
-        return {"precision@k": 0.0, "recall@k": 0.0, "ndcg@k": 0.0, "k": k, "users": 0}
+        return {"precision_at_k": 0.0, "recall_at_k": 0.0, "ndcg_at_k": 0.0, "k": k, "users": 0}
     discounts = 1.0 / np.log2(np.arange(2, k + 2))  # (k,)
     precision, recall, ndcg = [], [], []
     for start in range(0, len(eval_users), chunk):
@@ -64,9 +64,9 @@ def top_n_metrics(
         ideal = np.array([discounts[: min(n, k)].sum() for n in n_rel])
         ndcg.extend((hits * discounts[:kk]).sum(axis=1) / ideal)
     return {
-        "precision@k": float(np.mean(precision)),
-        "recall@k": float(np.mean(recall)),
-        "ndcg@k": float(np.mean(ndcg)),
+        "precision_at_k": float(np.mean(precision)),
+        "recall_at_k": float(np.mean(recall)),
+        "ndcg_at_k": float(np.mean(ndcg)),
         "k": k,
         "users": int(len(eval_users)),
     }

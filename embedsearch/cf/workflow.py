@@ -18,7 +18,7 @@ from embedsearch.cf.train import Epoch, TrainOptions, fit
 from embedsearch.errors import EmbedsearchError
 from embedsearch.home import check_name
 
-METRIC_KEYS = ("rmse", "mae", "precision@k", "recall@k", "ndcg@k", "train_seconds")
+METRIC_KEYS = ("rmse", "mae", "precision_at_k", "recall_at_k", "ndcg_at_k", "train_seconds")
 
 
 @dataclass

@@ -89,7 +89,7 @@ def train_cmd(ctx, data, items, model_kind, factors, epochs, lr, wd, bias_wd, re
 
 
 def _render_train_report(term, report: dict) -> None:
-    cols = ("rmse", "mae", "precision@k", "recall@k", "ndcg@k", "train_seconds")
+    cols = ("rmse", "mae", "precision_at_k", "recall_at_k", "ndcg_at_k", "train_seconds")
     heads = ("RMSE", "MAE", "precision@10", "recall@10", "NDCG@10", "train s")
     if "folds" in report:
         rows = [[fold, *(f"{m[c]:.4f}" if c != "train_seconds" else f"{m[c]:.1f}" for c in cols)]
