@@ -26,6 +26,16 @@ def test_grep_and_paths_formats_point_at_real_lines(stdlib_index, cli):
     assert r.exit_code == 2
 
 
+def test_grep_lines_say_which_query_they_answer(stdlib_index, cli):
+    home, name, _ = stdlib_index
+    r = cli("--home", home, "search", name, "--queries", "-", "-k", "2", "--format", "grep",
+            input="recursively delete a directory tree\nwrap text to a width\n")
+    lines = r.output.splitlines()
+    assert r.exit_code == 0 and len(lines) == 4
+    assert [line.rsplit("  [", 1)[1] for line in lines] == ["recursively delete a directory tree]"] * 2 + [
+        "wrap text to a width]"] * 2
+
+
 def test_queries_from_standard_input(stdlib_index, cli):
     home, name, _ = stdlib_index
     r = cli("--home", home, "search", name, "--queries", "-", "-k", "1", "--json",

@@ -509,3 +509,24 @@ def test_gensim_verbs_agree_with_an_independent_computation(cli, home):
     used = jsons(cli("similarity", GLOVE, "Coffee", "TEA", "--json"))[0]
     assert (used["a"], used["b"]) == ("coffee", "tea")  # the keys used, as the notes say
     assert jsons(cli("doesnt-match", GLOVE, *words, "--json"))[0]["table"] == GLOVE
+
+
+def test_a_code_index_table_takes_names_and_relative_keys(tmp_path, cli, monkeypatch):
+    """Table verbs on a code index accept a chunk's name or the path:line that search
+    prints (relative to the working folder), besides the absolute key."""
+    from tests.fake_encoder import FAKE
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.py").write_text("def parse_date(text):\n    return text\n\n\ndef parse_time(text):\n    return text\n")
+    (src / "b.py").write_text("def parse_date(value):\n    return value\n")
+    home = tmp_path / "home"
+    assert cli("--home", home, "index", src, "--name", "code", "--model", FAKE).exit_code == 0
+    monkeypatch.chdir(tmp_path)
+    by_name = jsons(cli("--home", home, "similarity", "code", "parse_time", "src/a.py:1", "--json"))[0]
+    by_key = jsons(cli("--home", home, "similarity", "code", f"{src / 'a.py'}:5-6", f"{src / 'a.py'}:1-2", "--json"))[0]
+    assert by_name == by_key
+    r = cli("--home", home, "similarity", "code", "parse_date", "parse_time")
+    assert r.exit_code == 1 and "2 chunks of index 'code' are named 'parse_date'" in r.output
+    r = cli("--home", home, "most-similar", "code", "--pos", "parse_tme")
+    assert r.exit_code == 1 and "did you mean 'parse_time'" in r.output

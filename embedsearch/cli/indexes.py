@@ -39,11 +39,12 @@ FORMAT_OPTION = click.option(
          "quickfix lists read; paths: each file once, best first.")
 
 
-def _print_hits(fmt: str, hits, query: str | None = None) -> bool:
-    """Print hits as grep lines or paths; False when `fmt` is another format."""
+def _print_hits(fmt: str, hits, queries: list[str] | None = None) -> bool:
+    """Print hits as grep lines or paths; False when `fmt` is another format. With several
+    queries (`queries[i]` asked for `hits[i]`, a list), each grep line ends with its query."""
     if fmt == "grep":
-        for h in hits:
-            click.echo(f"{_editor_path(h.path)}:{h.start_line}: {h.name}  {h.score:.3f}")
+        for h, q in zip(hits, queries or [None] * len(hits)):
+            click.echo(f"{_editor_path(h.path)}:{h.start_line}: {h.name}  {h.score:.3f}" + (f"  [{q}]" if q else ""))
     elif fmt == "paths":
         for path in dict.fromkeys(_editor_path(h.path) for h in hits):
             click.echo(path)
@@ -187,7 +188,8 @@ def search_cmd(obj, name, query, k, queries_file, exact, model, explain, globs, 
         raise click.UsageError("--json is --format json: give one of them")
     as_json = as_json or fmt == "json"
     if fmt in ("grep", "paths"):
-        _print_hits(fmt, [h for hits in results for h in hits])
+        _print_hits(fmt, [h for hits in results for h in hits],
+                    [q for q, hits in zip(queries, results) for _ in hits] if batch and len(queries) > 1 else None)
         return
     if as_json:
         json_lines(({"query": q, **h.as_dict()} if batch else h.as_dict()) for q, hits in zip(queries, results)
