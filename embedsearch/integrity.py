@@ -93,7 +93,7 @@ def check(home: Home | Path | str, name: str, recall: bool = False, sample: int 
                 exact, _ = exact_query(np.asarray(vectors)[passing], queries, k)
                 hits = sum(len(set(a) & set(passing[e])) for a, e in zip(approx.tolist(), exact.tolist()))
                 report.facts[f"filtered_recall_at_{k}"] = round(hits / exact.size, 4)
-                report.facts["filtered_rows"] = len(passing)
+            report.facts["filtered_rows"] = len(passing)  # (under k rows: too few to measure a filtered walk)
     leftovers = _leftovers(folder, files, int(manifest.get("generation", 0)) - 1)
     if leftovers:
         report.facts["unnamed_files"] = leftovers
