@@ -18,6 +18,8 @@ import os
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
+from embedsearch.chunking import CONFIG_NAMES, is_prose_name
+from embedsearch.chunking.treesitter import NAMED_FILES
 from embedsearch.errors import EmbedsearchError, unknown
 
 KINDS = ("function", "method", "class", "type", "module", "section", "record", "cell", "window")
@@ -31,19 +33,15 @@ LANGUAGES = {
 }
 
 
-# files named without a suffix, by what they hold
-LANGUAGE_NAMES = {"README": "text", "LICENSE": "text", "LICENCE": "text", "COPYING": "text", "NOTICE": "text",
-                  "AUTHORS": "text", "CHANGELOG": "text", "CONTRIBUTING": "text", "Makefile": "config",
-                  "Dockerfile": "config", "Justfile": "config", "Vagrantfile": "ruby", "Rakefile": "ruby",
-                  "Gemfile": "ruby", "CMakeLists.txt": "config"}
-
-
 def language_of(path: str) -> str | None:
-    """The --lang name of a file: by its suffix, or by its name when it has none."""
+    """The --lang name of a file: by its suffix, or by its name when the name says it
+    (`README`: text, `Makefile`: config, `Rakefile`: ruby; the chunkers' own lists)."""
     name = path.replace("\\", "/").rsplit("/", 1)[-1]
-    if name in LANGUAGE_NAMES:
-        return LANGUAGE_NAMES[name]
-    lower = name.lower()
+    if name in CONFIG_NAMES:
+        return "config"
+    if is_prose_name(name):
+        return "text"
+    lower = NAMED_FILES.get(name, name.lower())
     return next((lang for lang, suffixes in LANGUAGES.items() if lower.endswith(suffixes)), None)
 
 

@@ -9,8 +9,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from embedsearch.chunking import PYTHON_SUFFIXES, RECORD_SUFFIXES, TEXT_SUFFIXES
-from embedsearch.chunking.treesitter import GRAMMARS
+from embedsearch.chunking import CONFIG_NAMES, PYTHON_SUFFIXES, RECORD_SUFFIXES, TEXT_SUFFIXES, is_prose_name
+from embedsearch.chunking.treesitter import GRAMMARS, NAMED_FILES
 from embedsearch.errors import EmbedsearchError
 
 SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", ".tox", ".nox",
@@ -22,8 +22,7 @@ CODE_SUFFIXES = {
     ".json", ".ipynb", ".kts", ".mts", ".cts", ".hxx", ".rake", ".gradle", ".proto", ".tf",
 }
 INDEXED_SUFFIXES = PYTHON_SUFFIXES | TEXT_SUFFIXES | RECORD_SUFFIXES | set(GRAMMARS) | CODE_SUFFIXES
-INDEXED_NAMES = {"Makefile", "Dockerfile", "CMakeLists.txt", "Justfile", "Rakefile", "Gemfile", "Vagrantfile",
-                 "README", "LICENSE", "LICENCE", "COPYING", "NOTICE", "AUTHORS", "CHANGELOG", "CONTRIBUTING"}
+INDEXED_NAMES = CONFIG_NAMES | set(NAMED_FILES)  # and prose by name (chunking.is_prose_name)
 SKIP_NAMES = {"package-lock.json", "npm-shrinkwrap.json", "composer.lock", "Cargo.lock", "poetry.lock"}  # generated
 MAX_FILE_BYTES = 1_000_000
 
@@ -99,7 +98,7 @@ def _walk_dir(root: Path, walk: Walk, seen: set[Path], max_bytes: int, extra) ->
                 walk.skip("symlink out of the indexed folder (not followed)", full)
             elif f in SKIP_NAMES:
                 walk.skip("generated lock file", full)
-            elif full.suffix.lower() not in INDEXED_SUFFIXES and f not in INDEXED_NAMES:
+            elif full.suffix.lower() not in INDEXED_SUFFIXES and f not in INDEXED_NAMES and not is_prose_name(f):
                 walk.skip("unsupported file type", full)
             else:
                 _consider(full, walk, seen, max_bytes, explicit=False)

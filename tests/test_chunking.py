@@ -329,6 +329,8 @@ def test_notebooks_by_cell_and_extensionless_files():
     assert {c.kind for c in chunk_text("README", "# Tool\n\nWhat it does.\n")} == {"section"}
     assert {c.kind for c in chunk_text("Dockerfile", "FROM python:3.11\nRUN pip install x\n")} == {"window"}
     assert {c.kind for c in chunk_text("Rakefile", "# Run the tests.\ntask :test do\nend\n")} <= {"module", "function"}
+    # a path written from the working folder gets its grammar too (`./src/a.ts`)
+    assert [c.name for c in chunk_text("./src/a.ts", "function f() {}\n")] == ["f"]
 
 
 def test_the_walk_reads_config_notebooks_and_named_files_but_not_lock_files(tmp_path):

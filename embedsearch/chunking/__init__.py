@@ -50,7 +50,13 @@ TEXT_SUFFIXES = {".md", ".markdown", ".rst", ".txt"}
 RECORD_SUFFIXES = {".jsonl", ".ndjson", ".csv", ".tsv"}
 NOTEBOOK_SUFFIXES = {".ipynb"}
 TEXT_NAMES = {"README", "LICENSE", "LICENCE", "COPYING", "NOTICE", "AUTHORS", "CHANGELOG", "CHANGES",
-              "CONTRIBUTING", "HISTORY", "NEWS", "INSTALL"}  # prose without a suffix
+              "CONTRIBUTING", "HISTORY", "NEWS", "INSTALL"}  # prose without a suffix (any case)
+CONFIG_NAMES = {"Makefile", "Dockerfile", "CMakeLists.txt", "Justfile"}  # build files, read as line windows
+
+
+def is_prose_name(name: str) -> bool:
+    """Whether a file named without a suffix is prose by its name (`README`, `LICENSE`)."""
+    return "." not in name and name.upper() in TEXT_NAMES
 
 
 def chunk_text(path: str, text: str, text_field: str = "text", id_field: str | None = None,
@@ -63,7 +69,7 @@ def chunk_text(path: str, text: str, text_field: str = "text", id_field: str | N
     suffix = p.suffix.lower()
     if suffix in PYTHON_SUFFIXES:
         return python.chunk(path, text)
-    if suffix in TEXT_SUFFIXES or (not suffix and p.name.upper() in TEXT_NAMES):
+    if suffix in TEXT_SUFFIXES or is_prose_name(p.name):
         return textdoc.chunk(path, text)
     if suffix in RECORD_SUFFIXES:
         return records.chunk(path, text, text_field, id_field, skip)

@@ -32,7 +32,7 @@ GRAMMARS = {
     ".kt": ("tree_sitter_kotlin", "language"), ".kts": ("tree_sitter_kotlin", "language"),
     ".sh": ("tree_sitter_bash", "language"), ".bash": ("tree_sitter_bash", "language"),
 }
-NAMED_FILES = {"Rakefile": ".rb", "Gemfile": ".rb"}  # files whose name says their language
+NAMED_FILES = {"Rakefile": ".rb", "Gemfile": ".rb", "Vagrantfile": ".rb"}  # files whose name says their language
 
 # node type -> chunk kind, for every grammar; containers also give their name to what they
 # contain. A node type listed here means the same thing in each grammar that has it.
@@ -66,10 +66,10 @@ BOUND = {"variable_declarator", "public_field_definition", "field_definition"}
 NAME_TYPES = {"identifier", "field_identifier", "qualified_identifier", "destructor_name", "operator_name",
               "type_identifier", "simple_identifier"}
 HASH_COMMENTS = {"tree_sitter_ruby", "tree_sitter_bash", "tree_sitter_php"}
-WRAPPERS = {"template_declaration"}
+WRAPPERS = {"template_declaration"}  # part of the definition they wrap
 # a file a grammar cannot parse within this long is chunked as windows: a few kilobytes of odd
 # text can send a generated parser into minutes and gigabytes (tree-sitter-kotlin 1.1.0 did)
-PARSE_SECONDS = 3.0  # part of the definition they wrap
+PARSE_SECONDS = 3.0
 _TEMPLATE_ARGS = re.compile(r"<[^<>]*>")  # `Lru<K, V>::get` is named Lru.get
 
 
@@ -106,8 +106,9 @@ def grammar_suffix(path: str) -> str:
     return NAMED_FILES.get(p.name, p.suffix.lower())
 
 
-def supports(path_or_suffix: str) -> bool:
-    suffix = grammar_suffix(path_or_suffix) if not path_or_suffix.startswith(".") else path_or_suffix
+def supports(path: str) -> bool:
+    """Whether the file at `path` has an installed grammar."""
+    suffix = grammar_suffix(path)
     return suffix in GRAMMARS and _parser(suffix) is not None
 
 
