@@ -89,26 +89,19 @@ def collect_chunks(paths: list[str], text_field: str, max_file_bytes: int, exclu
                    summary: IndexSummary, id_field: str | None = None) -> list[Chunk]:
     """Every chunk of every readable file under `paths`, counting what was skipped."""
     walk = discover(paths, max_bytes=max_file_bytes, exclude=exclude)
-    skipped = Counter(walk.skipped)
-    examples = dict(walk.examples)
     chunks: list[Chunk] = []
     for path in walk.files:
-        text = read_source(path, summary, skipped)
+        text = read_source(path, summary, walk.skipped)
         if text is None:
             continue
-        def skip(reason: str, where: str) -> None:
-            skipped[reason] += 1
-            if len(examples.setdefault(reason, [])) < 3:
-                examples[reason].append(where)
-
-        try:
-            file_chunks = chunk_text(str(path), text, text_field, id_field, skip)
+        try:  # bad records are counted with the walk's skips, a few kept as examples
+            file_chunks = chunk_text(str(path), text, text_field, id_field, walk.skip)
         except EmbedsearchError as exc:
-            skip("unusable records file", str(exc))
+            walk.skip("unusable records file", str(exc))
             continue
         summary.files_read += 1
         chunks.extend(file_chunks)
-    summary.skipped, summary.skipped_examples = dict(skipped), examples
+    summary.skipped, summary.skipped_examples = dict(walk.skipped), walk.examples
     return chunks
 
 

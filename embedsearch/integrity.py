@@ -138,11 +138,16 @@ def repair(home: Home | Path | str, name: str, wait: float = 0.0,
             f"`embedsearch index --name {name}` brings it up to date")
         current = ((manifest.get("files") or {}).get("items") or {}).get("file") == db_path.name
         vectors, how = _best_vectors(folder, manifest, len(rows), generation, current)
-        why = ""
-        if vectors is not None and not _sample_agrees(home, name, manifest, rows, vectors):
-            vectors, why = None, "the kept vectors disagreed with their re-encoded texts, so "
+        why, encoder = "", None
+        if vectors is not None:  # kept vectors are checked against their texts, re-encoded
+            try:
+                encoder = _encoder(home, name, manifest)
+            except EmbedsearchError:  # not loadable here: the digest-verified pairing stands
+                encoder = None
+            if encoder is not None and not _sample_agrees(encoder, manifest, rows, vectors):
+                vectors, why = None, "the kept vectors disagreed with their re-encoded texts, so "
         if vectors is None:  # nothing trustworthy for exactly these rows: embed their texts again
-            vectors = _embed_rows(home, name, manifest, rows)
+            vectors = _embed_rows(encoder or _encoder(home, name, manifest), manifest, rows)
             how = why + "re-embedded the stored texts"
         from embedsearch.ann import HnswParams
 
@@ -178,32 +183,33 @@ SAMPLE_ROWS = 16  # rows re-encoded to prove kept vectors belong to their texts
 SAMPLE_COSINE = 0.99  # ONNX and torch agree to 0.9999; another chunk's vector is far below
 
 
-def _embed_rows(home: Home, name: str, manifest: dict, rows: list[tuple], only: list[int] | None = None) -> np.ndarray:
-    """The vectors of stored rows (all, or those at `only`), embedded as the writer did:
-    the recorded encoder and representation."""
-    from embedsearch.chunking import Chunk
+def _encoder(home: Home, name: str, manifest: dict):
+    """The encoder that wrote the index (the recorded one, refused if other weights)."""
     from embedsearch.encoding import resolve_encoder
+
+    return resolve_encoder(home, built=manifest["encoder"], for_queries=True, index_name=name)
+
+
+def _embed_rows(encoder, manifest: dict, rows: list[tuple], only: list[int] | None = None) -> np.ndarray:
+    """The vectors of stored rows (all, or those at `only`), embedded as the writer did:
+    its encoder and the recorded representation."""
+    from embedsearch.chunking import Chunk
     from embedsearch.indexing import chunk_vectors
     from embedsearch.representation import NAMED
 
-    encoder = resolve_encoder(home, built=manifest["encoder"], for_queries=True, index_name=name)
     picked = rows if only is None else [rows[i] for i in only]
     chunks = [Chunk(r[0], r[1], r[2], r[3], r[4], r[6]) for r in picked]
     vectors, _ = chunk_vectors(chunks, manifest.get("options", {}).get("representation", NAMED), encoder)
     return vectors
 
 
-def _sample_agrees(home: Home, name: str, manifest: dict, rows: list[tuple], vectors: np.ndarray) -> bool:
+def _sample_agrees(encoder, manifest: dict, rows: list[tuple], vectors: np.ndarray) -> bool:
     """Whether kept vectors are their rows' own: a sample of rows is re-encoded and compared,
-    so repair never keeps a pairing it has not checked. An encoder that cannot be loaded
-    here leaves the (digest-verified) pairing as it is."""
+    so repair never keeps a pairing it has not checked."""
     if not rows:
         return True
     picked = sorted(np.random.default_rng(0).choice(len(rows), size=min(SAMPLE_ROWS, len(rows)), replace=False))
-    try:
-        fresh = _embed_rows(home, name, manifest, rows, [int(i) for i in picked])
-    except EmbedsearchError:
-        return True
+    fresh = _embed_rows(encoder, manifest, rows, [int(i) for i in picked])
     return float((np.asarray(vectors)[picked] * fresh).sum(axis=1).min()) >= SAMPLE_COSINE
 
 

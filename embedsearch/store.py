@@ -310,11 +310,12 @@ def write_generation(home: Home | Path | str, name: str, manifest: dict, vectors
     names = {"vectors": f"vectors-{gen}.npy", "items": f"items-{gen}.sqlite", "hnsw": f"hnsw-{gen}.bin"}
     manifest = dict(manifest)
     try:
-        _write_files(folder, names, manifest, vectors, items, hnsw_params)
+        vectors_sha256 = _write_files(folder, names, manifest, vectors, items, hnsw_params)
         now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        manifest.update(
+        manifest.update(  # (the vectors, tens of MB, were hashed once, for the items DB)
             format=FORMAT, name=name, generation=gen, count=len(items), updated=now,
-            files={role: {"file": f, "bytes": (folder / f).stat().st_size, "sha256": sha256_file(folder / f)}
+            files={role: {"file": f, "bytes": (folder / f).stat().st_size,
+                          "sha256": vectors_sha256 if role == "vectors" else sha256_file(folder / f)}
                    for role, f in names.items()},
             hnsw=hnsw_params.as_dict(),
         )
@@ -345,7 +346,8 @@ def write_generation(home: Home | Path | str, name: str, manifest: dict, vectors
 
 
 def _write_files(folder: Path, names: dict, manifest: dict, vectors: np.ndarray, items: list[tuple],
-                 hnsw_params) -> None:
+                 hnsw_params) -> str:
+    """Write a generation's three files, fsynced; returns the vectors file's sha256."""
     from embedsearch.ann import build_hnsw, load_hnsw
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -359,8 +361,8 @@ def _write_files(folder: Path, names: dict, manifest: dict, vectors: np.ndarray,
     described = {k: manifest[k] for k in ("kind", "encoder", "sources", "options", "created") if k in manifest}
     # the items DB records its generation's vectors digest, so repair can trust those vectors
     # for these rows even when the manifest that named them is gone
-    _write_items(folder / names["items"], items, described,
-                 {"file": names["vectors"], "sha256": sha256_file(folder / names["vectors"])})
+    vectors_sha256 = sha256_file(folder / names["vectors"])
+    _write_items(folder / names["items"], items, described, {"file": names["vectors"], "sha256": vectors_sha256})
     index = build_hnsw(vectors, hnsw_params)
     index.save_index(str(folder / names["hnsw"]))
     fsync_path(folder / names["hnsw"])
@@ -368,6 +370,7 @@ def _write_files(folder: Path, names: dict, manifest: dict, vectors: np.ndarray,
         load_hnsw(folder / names["hnsw"], vectors.shape[1], len(items), hnsw_params.ef_search)
     except EmbedsearchError:
         raise OSError(errno.ENOSPC, "the HNSW file was not written completely (disk full?)") from None
+    return vectors_sha256
 
 
 def remove_index(home: Home | Path | str, name: str, wait: float = 0.0,

@@ -59,14 +59,13 @@ def chunk(path: str, text: str, text_field: str = "text", id_field: str | None =
         else:
             name = next((str(row[f]) for f in NAME_FIELDS if row.get(f) not in (None, "")), f"row {line_a}")
         out.append(Chunk(path, line_a, line_b, "record", name, "\n".join(parts), meta))
-    names = ", ".join(sorted(seen_fields)[:12])
+    names, wanted = ", ".join(sorted(seen_fields)[:12]), " or ".join(repr(f) for f in fields)
     if not out and seen_fields and lacking:
-        wanted = " or ".join(repr(f) for f in fields)
         raise EmbedsearchError(f"{path}: no row has a {wanted} field (fields: {names}); choose one with --text-field")
     if id_field is not None and seen_fields and id_field not in seen_fields:
         raise EmbedsearchError(f"{path}: no row has an {id_field!r} field (fields: {names}); choose one with --id-field")
     for line in lacking:
-        skip("record without text", f"{path}:{line}: no {' or '.join(repr(f) for f in fields)} text")
+        skip("record without text", f"{path}:{line}: no {wanted} text")
     return out
 
 

@@ -63,8 +63,9 @@ def _filters(globs, kinds, langs, where, min_score) -> Filters:
     return Filters.parse(globs, kinds, langs, where, min_score)
 
 
-WAIT_OPTION = click.option("--wait", is_flag=True,
-                           help="When another process is writing NAME, wait for it to finish instead of stopping.")
+WAIT_OPTION = click.option(  # the flag arrives as the seconds the library waits: forever, or not at all
+    "--wait", is_flag=True, callback=lambda ctx, param, value: float("inf") if value else 0.0,
+    help="When another process is writing NAME, wait for it to finish instead of stopping.")
 
 
 def _waiting(message: str) -> None:
@@ -110,8 +111,6 @@ def index_cmd(obj, paths, name, add, remove, replace, yes, model, text_field, id
     A new index holds PATHS. An existing one keeps its sources: with no PATHS (or the same
     ones) it is brought up to date with the options it was built with, or with those given;
     --add and --remove change its sources; --replace makes PATHS its only ones."""
-    import math
-
     from embedsearch.indexing import build_index
 
     if exclude and no_exclude:
@@ -123,7 +122,7 @@ def index_cmd(obj, paths, name, add, remove, replace, yes, model, text_field, id
                               max_file_bytes=max_bytes, exclude=list(exclude) or ([] if no_exclude else None), rebuild=rebuild,
                               progress=None if as_json else progress, add=list(add), remove=list(remove),
                               replace=replace, confirm=None if yes else _confirm,
-                              wait=math.inf if wait else 0.0, on_wait=_waiting)
+                              wait=wait, on_wait=_waiting)
     if as_json:
         json_lines([summary.as_dict()])
         return
@@ -355,11 +354,9 @@ def _flatten(d: dict, prefix: str = ""):
 @click.pass_obj
 def rm_cmd(obj, name, wait):
     """Delete index NAME and all its files."""
-    import math
-
     from embedsearch.store import remove_index
 
-    remove_index(obj["home"], name, wait=math.inf if wait else 0.0, on_wait=_waiting)
+    remove_index(obj["home"], name, wait=wait, on_wait=_waiting)
     console().print(f"removed {name}")
 
 
@@ -397,9 +394,7 @@ def repair_cmd(obj, name, wait, as_json):
     with their texts embedded again when no trustworthy copy of those vectors is left."""
     from embedsearch.integrity import repair
 
-    import math
-
-    done = repair(obj["home"], name, wait=math.inf if wait else 0.0, on_wait=_waiting)
+    done = repair(obj["home"], name, wait=wait, on_wait=_waiting)
     if as_json:
         json_lines([done])
         return
