@@ -112,7 +112,6 @@ def fit(
     """Train a fresh model of `options.model` on `train`, measuring `valid` after each epoch."""
     import torch
 
-
     options.check()
     if len(train) == 0:
         raise EmbedsearchError("no training ratings")
