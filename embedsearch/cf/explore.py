@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from embedsearch.cf.bridge import new_items, score
 from embedsearch.cf.foldin import fold_in, predict_all
 from embedsearch.cf.lookup import resolve, resolve_user
 from embedsearch.cf.saved import SavedModel
@@ -37,22 +38,29 @@ def biases(saved: SavedModel, n: int = 10) -> dict:
     return {"lowest": pick(order[:n]), "highest": pick(order[::-1][:n])}
 
 
-def similar(saved: SavedModel, title: str, n: int = 10, min_ratings: int = 0) -> dict:
+def similar(saved: SavedModel, title: str, n: int = 10, min_ratings: int = 0, bridge: str | None = None) -> dict:
     """Nearest movies by cosine over item factors, from the saved HNSW index. Movies with
-    fewer than `min_ratings` training ratings are left out: their factors are mostly noise."""
+    fewer than `min_ratings` training ratings are left out: their factors are mostly noise.
+
+    A title written as "Title (Year)|Genre|..." is a movie the model has never seen: it is
+    placed in CF space through the model's bridge from a language table (cf/bridge.py)."""
     from embedsearch.ann import hnsw_query, normalise
 
     if n < 1:
         raise EmbedsearchError(f"-k must be at least 1, got {n}")
-    row = resolve(title, saved.item_keys)
-    factors = normalise(saved.item_factors())
+    if "|" in title:
+        placed = new_items(saved, [title], bridge)
+        row, query, key = None, normalise(placed.factors), placed.keys[0]  # (1, f)
+    else:
+        row = resolve(title, saved.item_keys)
+        query, key = normalise(saved.item_factors())[row : row + 1], saved.item_keys[row]  # (1, f)
     pool = n + 1 if min_ratings <= 0 else min(len(saved.item_keys), 10 * n + 100)
-    ids, scores = hnsw_query(saved.item_index(), factors[row : row + 1], pool)
+    ids, scores = hnsw_query(saved.item_index(), query, pool)
     results = [
         {"title": saved.item_keys[i], "cosine": float(s), "ratings": int(saved.item_counts[i])}
         for i, s in zip(ids[0], scores[0]) if i != row and saved.item_counts[i] >= min_ratings
     ][:n]
-    return {"query": saved.item_keys[row], "results": results}
+    return {"query": key, "new": row is None, "results": results}
 
 
 def parse_rates(rates: list[str]) -> list[tuple[str, float]]:
@@ -70,12 +78,15 @@ def parse_rates(rates: list[str]) -> list[tuple[str, float]]:
 
 
 def recommend(
-    saved: SavedModel, user: str | None = None, rates: list[str] | None = None, n: int = 10, ridge: float = 1.0
+    saved: SavedModel, user: str | None = None, rates: list[str] | None = None, n: int = 10, ridge: float = 1.0,
+    include_new: list[str] | None = None, bridge: str | None = None,
 ) -> dict:
     """Top-n movies the user has not rated, with predicted ratings.
 
     A known user (`user`) is scored by the model; a new user given as `rates` is folded in
     first (ridge least squares against the fixed item factors), without retraining.
+    `include_new` adds movies nobody has rated ("Title (Year)|Genre|..."), placed through
+    the model's bridge from a language table and ranked among the known ones.
     """
     import torch
 
@@ -90,6 +101,8 @@ def recommend(
         seen = saved.rated_by(row)
         rated = []
         out_user: dict = {"user": saved.user_keys[row], "folded_in": False}
+        p = saved.model.user_factors.weight.detach().numpy()[row]
+        c = float(saved.model.user_bias.weight.detach()[row, 0]) if saved.kind == "bias" else 0.0
     else:
         if saved.kind == "nn":
             raise EmbedsearchError(
@@ -113,9 +126,26 @@ def recommend(
         rated = [{"title": saved.item_keys[r], "rating": v, "predicted": float(scores[r])} for r, v in zip(rows, values)]
         out_user = {"user": None, "folded_in": True, "user_bias": c}
     scores[seen] = -np.inf
-    top = np.argsort(-scores, kind="stable")[: min(n, int(np.isfinite(scores).sum()))]
-    results = [{"title": saved.item_keys[i], "predicted": float(scores[i]), "ratings": int(saved.item_counts[i])} for i in top]
-    return {**out_user, "rated": rated, "results": results}
+    keys, counts, new = list(saved.item_keys), saved.item_counts, np.zeros(len(scores), dtype=bool)
+    if include_new:
+        if saved.kind == "nn":
+            raise EmbedsearchError("new movies are placed by a dot-product model's bridge (--model bias or dot); "
+                                   "the NN model does not score items by a dot product")
+        placed = new_items(saved, list(include_new), bridge)
+        extra = score(p[None, :], np.array([c]), placed.factors, placed.bias, _y_range(saved))[0]  # (n_new,)
+        scores = np.concatenate([scores, extra])
+        keys += placed.keys
+        counts = np.concatenate([counts, np.zeros(len(extra), dtype=counts.dtype)])
+        new = np.concatenate([new, np.ones(len(extra), dtype=bool)])
+    order = np.argsort(-scores, kind="stable")
+    top = order[: min(n, int(np.isfinite(scores).sum()))]
+    results = [{"title": keys[i], "predicted": float(scores[i]), "ratings": int(counts[i]), "new": bool(new[i])}
+               for i in top]
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(1, len(order) + 1)
+    placed_new = [{"title": keys[i], "predicted": float(scores[i]), "rank": int(rank[i])} for i in np.flatnonzero(new)]
+    return {**out_user, "rated": rated, "results": results, "new_items": placed_new,
+            "candidates": int(np.isfinite(scores).sum())}
 
 
 def pca_plot(saved: SavedModel, out: Path, top: int = 1000, labels: int = 50) -> dict:

@@ -25,7 +25,8 @@ COMMANDS = {
     "cf": "cf:cf_group",
     "tables": "tables:tables_group",
     "cache": "cache:cache_group",
-    **{name: f"tables:{name}_cmd" for name in ("lookup", "neighbours", "analogy", "compare", "export", "similarity")},
+    **{name: f"tables:{name}_cmd" for name in ("lookup", "neighbours", "analogy", "compare", "align", "export",
+                                                 "similarity")},
     "doesnt-match": "tables:doesnt_match_cmd",
     "most-similar": "tables:most_similar_cmd",
 }

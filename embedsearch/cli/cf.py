@@ -110,20 +110,34 @@ def _render_train_report(term, report: dict) -> None:
               help="A rating of a new user (repeatable); the user is folded in without retraining.")
 @click.option("-k", "--top", "n", type=click.IntRange(min=1), default=10, show_default=True, help="How many movies.")
 @click.option("--ridge", default=1.0, show_default=True, help="Ridge penalty when folding in a new user.")
+@click.option("--include-new", "new", multiple=True, metavar="'TITLE (YEAR)|GENRE|...'",
+              help="A movie nobody has rated (repeatable), placed through the model's bridge and ranked with the rest.")
+@click.option("--new-file", type=click.File("r", encoding="utf-8"),
+              help="A file of such movies, one 'Title (Year)|Genre|...' a line.")
+@click.option("--bridge", "bridge_table", default=None, metavar="TABLE",
+              help="Which bridge places new movies [default: movies-minilm, else the only one].")
 @name_option
 @JSON_OPTION
 @click.pass_context
-def recommend_cmd(ctx, user, rates, n, ridge, name, as_json):
-    """Top-N movies a user has not rated yet, with predicted ratings."""
+def recommend_cmd(ctx, user, rates, n, ridge, new, new_file, bridge_table, name, as_json):
+    """Top-N movies a user has not rated yet, with predicted ratings; with --include-new,
+    movies nobody has rated compete too (marked 'new')."""
     from embedsearch.cf.explore import recommend
 
-    out = recommend(_load(ctx, name), user=user, rates=list(rates), n=n, ridge=ridge)
+    described = [*new, *(line.strip() for line in new_file if line.strip() and not line.startswith("#"))] \
+        if new_file else list(new)
+    out = recommend(_load(ctx, name), user=user, rates=list(rates), n=n, ridge=ridge, include_new=described,
+                    bridge=bridge_table)
     if as_json:
         return _echo_json(out)
     who = f"user {out['user']}" if out["user"] is not None else f"new user ({len(out['rated'])} ratings, folded in)"
-    rows = [[str(k), r["title"], f"{r['predicted']:.2f}", str(r["ratings"])] for k, r in enumerate(out["results"], 1)]
-    _console().print(table(f"recommendations for {who}", ["#", "title", "predicted", "ratings"], rows,
-                           right=("#", "predicted", "ratings")))
+    rows = [[str(k), r["title"], f"{r['predicted']:.2f}", "new" if r["new"] else str(r["ratings"])]
+            for k, r in enumerate(out["results"], 1)]
+    term = _console()
+    term.print(table(f"recommendations for {who}", ["#", "title", "predicted", "ratings"], rows,
+                     right=("#", "predicted", "ratings")))
+    for r in out["new_items"]:
+        term.print(f"new: {r['title']} ranks {r['rank']:,} of {out['candidates']:,} (predicted {r['predicted']:.2f})")
 
 
 @cf_group.command("similar")
@@ -131,19 +145,59 @@ def recommend_cmd(ctx, user, rates, n, ridge, name, as_json):
 @click.option("--min-ratings", type=click.IntRange(min=0), default=10, show_default=True,
               help="Leave out movies with fewer training ratings (their factors are noise).")
 @click.option("-k", "--top", "n", type=click.IntRange(min=1), default=10, show_default=True, help="How many movies.")
+@click.option("--bridge", "bridge_table", default=None, metavar="TABLE",
+              help="Which bridge places a new movie [default: movies-minilm, else the only one].")
 @name_option
 @JSON_OPTION
 @click.pass_context
-def similar_cmd(ctx, title, n, min_ratings, name, as_json):
-    """Movies nearest to TITLE by cosine over item factors (HNSW index)."""
+def similar_cmd(ctx, title, n, min_ratings, bridge_table, name, as_json):
+    """Movies nearest to TITLE by cosine over item factors (HNSW index).
+
+    TITLE written as 'Title (Year)|Genre|...' is a movie nobody has rated: it is placed in
+    CF space through the model's bridge (`cf bridge`) first."""
     from embedsearch.cf.explore import similar
 
-    out = similar(_load(ctx, name), title, n, min_ratings)
+    out = similar(_load(ctx, name), title, n, min_ratings, bridge_table)
     if as_json:
         return _echo_json(out)
     rows = [[str(k), r["title"], f"{r['cosine']:.3f}", str(r["ratings"])] for k, r in enumerate(out["results"], 1)]
-    _console().print(table(f"nearest to {out['query']}", ["#", "title", "cosine", "ratings"], rows,
+    how = " (new, placed through the bridge)" if out["new"] else ""
+    _console().print(table(f"nearest to {out['query']}{how}", ["#", "title", "cosine", "ratings"], rows,
                            right=("#", "cosine", "ratings")))
+
+
+@cf_group.command("bridge")
+@click.option("--table", "table_name", default="movies-minilm", show_default=True,
+              help="Language table keyed by the model's titles (movies-minilm and movies-glove are built on first use).")
+@click.option("--map", "kind", type=click.Choice(["ridge", "mlp"]), default="ridge", show_default=True,
+              help="ridge: closed form; mlp: one hidden layer. Either's penalty is chosen by 5-fold CV over movies.")
+@click.option("--min-ratings", type=click.IntRange(min=0), default=10, show_default=True,
+              help="Fit on movies with at least this many ratings (others' factors are mostly the prior).")
+@click.option("--seed", default=0, show_default=True, help="Seed of the cross-validation folds.")
+@name_option
+@JSON_OPTION
+@click.pass_context
+def bridge_cmd(ctx, table_name, kind, min_ratings, seed, name, as_json):
+    """Fit a map from a language table to the model's item factors and biases, so movies
+    nobody has rated get factors from their title and genres (`cf recommend --include-new`,
+    `cf similar 'Title (Year)|Genre'`). Stored in the model's folder."""
+    from embedsearch.cf.bridge import fit_bridge
+    from embedsearch.cli.render import progress_bar
+
+    with progress_bar(f"embedding movie titles for {table_name}") as start:
+        out = fit_bridge(ctx.obj["home"], name, table_name, kind, min_ratings, seed,
+                         progress=None if as_json else start)
+    if as_json:
+        return _echo_json(out)
+    term = _console()
+    per = out["cv_r2_per_factor"]
+    bias = f", item bias {out['cv_r2_bias']:.3f}" if out.get("cv_r2_bias") is not None else ""
+    term.print(f"bridge {out['table']} -> {out['model']} ({out['kind']}, penalty {out['penalty']:g} by 5-fold CV)")
+    term.print(f"fitted on {out['movies']:,} movies with at least {out['min_ratings']} ratings")
+    term.print(f"cross-validated R² (weighted by ratings): {out['cv_r2']:.3f} overall{bias}")
+    if per:
+        term.print(f"R² per factor: {min(per):.2f} .. {max(per):.2f}")
+    term.print(f"try: embedsearch cf similar 'New Title (2026)|Comedy' --name {out['model']}")
 
 
 @cf_group.command("biases")

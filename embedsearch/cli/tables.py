@@ -246,7 +246,8 @@ def most_similar_cmd(obj, table_name, positive, negative, k, cosmul, as_json):
 @click.pass_obj
 def compare_cmd(obj, table_names, cf_model, data, k, limit, max_keys, picture, no_picture, raw_cka, as_json):
     """Compare tables over their shared keys: neighbour overlap@k, genre agreement@k, linear
-    CKA, Spearman of pairwise cosines, and a PCA picture.
+    CKA, Spearman of pairwise cosines, the cross-validated R² of a linear map each way, and a
+    PCA picture.
 
     With no TABLE: the same movies three ways - CF item factors, the sentence encoder on
     "title (year): genres", and GloVe averaged over title words."""
@@ -273,6 +274,13 @@ def compare_cmd(obj, table_names, cf_model, data, k, limit, max_keys, picture, n
     console().print(table(f"tables compared over shared keys (k = {k})",
                           ["table A", "table B", "keys used/shared", f"overlap@{k}", f"genre agreement@{k}",
                            "linear CKA (raw rows)" if raw_cka else "linear CKA", "cosine Spearman"], rows))
+    maps = []
+    for p in report.pairs:
+        for src, dst, r2, per in ((p.a, p.b, p.r2_a_to_b, p.r2_per_dim_a_to_b), (p.b, p.a, p.r2_b_to_a, p.r2_per_dim_b_to_a)):
+            maps.append([src, dst, f"{r2:.3f}", f"{min(per):.2f} .. {max(per):.2f}"])
+    console().print(table("how much a linear map from one table explains of the other",
+                          ["from", "to", "R² (cross-validated)", "R² per column of 'to'"], maps,
+                          right=("R² (cross-validated)",)))
     if report.picture:
         console().print(f"picture: {report.picture}")
 
@@ -297,3 +305,43 @@ def export_cmd(obj, table_name, fmt, out, limit, as_json):
         return
     note = f" ({res.renamed_keys} keys had whitespace replaced)" if res.renamed_keys else ""
     console().print(f"wrote {res.rows:,} rows of {table_name} as {fmt}: {', '.join(res.files)}{note}")
+
+
+@click.command("align")
+@click.argument("table_a", metavar="A")
+@click.argument("table_b", metavar="B")
+@click.option("--key", "keys", multiple=True, metavar="KEY",
+              help="Show this key's translated neighbours: B's keys nearest its mapped A-row (repeatable).")
+@click.option("--map", "maps", type=click.Choice(["procrustes", "ridge", "both"]), default="both", show_default=True,
+              help="procrustes: orthogonal (keeps A's geometry); ridge: any linear map, penalty by cross-validation.")
+@click.option("-k", type=click.IntRange(min=1, max=1000), default=10, show_default=True, help="Neighbours per key.")
+@click.option("--test-share", type=float, default=0.2, show_default=True,
+              help="Shared keys held out to measure precision@1/@10 of finding the same key.")
+@click.option("--max-keys", type=click.IntRange(min=25), default=20_000, show_default=True,
+              help="Use at most this many shared keys (the first in A's order).")
+@click.option("--seed", default=0, show_default=True, help="Seed of the held-out keys.")
+@JSON_OPTION
+@click.pass_obj
+def align_cmd(obj, table_a, table_b, keys, maps, k, test_share, max_keys, seed, as_json):
+    """Map table A onto table B over their shared keys and measure how often a held-out key's
+    mapped A-row finds its own B-row (precision@1, @10); with --key, its translated neighbours."""
+    from embedsearch.tables.align import MAPS, align
+    from embedsearch.tables.registry import open_table
+
+    a, b = open_table(obj["home"], table_a), open_table(obj["home"], table_b)
+    out = align(a, b, list(keys), MAPS if maps == "both" else (maps,), k, test_share, max_keys, seed)
+    _notes(a)
+    if as_json:
+        json_lines([out.as_dict()])
+        return
+    term = console()
+    rows = [[m, f"{p['precision_at_1']:.3f}", f"{p['precision_at_10']:.3f}"] for m, p in out.precision.items()]
+    term.print(f"{out.a} -> {out.b}: {out.used:,} of {out.shared:,} shared keys used")
+    term.print(f"maps fitted on {out.train:,}, tested on {out.test:,} held out (chance@1 {1 / out.used:.5f})")
+    term.print(table("a held-out key finds its own row", ["map", "precision@1", "precision@10"], rows,
+                     right=("precision@1", "precision@10")))
+    for key, per_map in out.translations.items():
+        for m, hits in per_map.items():
+            term.print(table(f"{key!r} from {out.a} translated into {out.b} ({m})", ["#", "key", "cosine"],
+                             [[str(i), h["key"], f"{h['cosine']:.3f}"] for i, h in enumerate(hits, 1)],
+                             right=("#", "cosine")))

@@ -9,6 +9,10 @@ For each pair of tables, over their shared keys:
                     default, so a CF factor's norm (which carries popularity) does not
                     count; `raw_cka` compares the rows as stored
   cosine Spearman   rank correlation of all pairwise cosine similarities
+  R² A->B, B->A     how much of one table a linear map from the other explains: ridge
+                    (linmap), every key predicted by a map fitted without it (5 folds, the
+                    penalty chosen inside each), on the rows as stored; overall and per
+                    column of the target ("language explains X% of the taste space")
 Neighbours are searched among the shared keys only, so both tables answer the same question.
 """
 
@@ -43,11 +47,17 @@ class PairReport:
     cosine_spearman: float | None
     genre_agreement: dict[str, float] = field(default_factory=dict)  # table -> share
     cka_rows: str = "unit"  # what CKA was computed on: "unit" rows or "raw" rows
+    r2_a_to_b: float | None = None
+    r2_b_to_a: float | None = None
+    r2_per_dim_a_to_b: list[float] | None = None
+    r2_per_dim_b_to_a: list[float] | None = None
 
     def as_dict(self) -> dict:
         return {"a": self.a, "b": self.b, "shared_keys": self.shared, "keys_used": self.used, "k": self.k,
                 "overlap": self.overlap, "linear_cka": self.cka, "cosine_spearman": self.cosine_spearman,
-                "genre_agreement": self.genre_agreement or None, "cka_rows": self.cka_rows}  # both at k
+                "genre_agreement": self.genre_agreement or None, "cka_rows": self.cka_rows,  # both at k
+                "r2_a_to_b": self.r2_a_to_b, "r2_b_to_a": self.r2_b_to_a,
+                "r2_per_dim_a_to_b": self.r2_per_dim_a_to_b, "r2_per_dim_b_to_a": self.r2_per_dim_b_to_a}
 
 
 @dataclass
@@ -113,12 +123,23 @@ def cosine_spearman(ua: np.ndarray, ub: np.ndarray) -> float | None:
     return spearman((ua @ ua.T)[iu], (ub @ ub.T)[iu])  # (n, n) -> (n(n-1)/2,)
 
 
+def mapped_r2(x: np.ndarray, y: np.ndarray) -> tuple[float, list[float], np.ndarray]:
+    """(overall R², R² per column of y, the out-of-fold predictions (n, d_y)) of a ridge map
+    x -> y, each row predicted by a map fitted without it."""
+    from embedsearch.linmap import cross_validated, r2_scores
+
+    held = cross_validated(x, y, "ridge")
+    overall, per = r2_scores(held, y)
+    return overall, [float(v) for v in per], held
+
+
 def compare_tables(tables: list[Table], k: int = 10, max_keys: int = 3000,
                    picture: str | Path | None = None, highlight: list[str] | None = None,
                    raw_cka: bool = False) -> CompareReport:
     """Every pair of tables over their shared keys (at most `max_keys` of them, the first in the
     first table's order), and optionally a side-by-side PCA picture of all of them. CKA
-    compares unit rows unless `raw_cka` (then the rows as stored, norms included)."""
+    compares unit rows unless `raw_cka` (then the rows as stored, norms included); R² maps
+    the rows as stored."""
     from embedsearch.ann import normalise
 
     if len(tables) < 2:
@@ -130,6 +151,7 @@ def compare_tables(tables: list[Table], k: int = 10, max_keys: int = 3000,
         for key, ls in (t.labels or {}).items():
             labels.setdefault(key, ls)
     pairs = []
+    mapped: dict[tuple[str, str], tuple[list[str], np.ndarray]] = {}  # (from, to) -> keys, predicted rows
     for ta, tb in itertools.combinations(tables, 2):
         keys = shared_keys([ta, tb])
         if len(keys) <= k:
@@ -148,26 +170,39 @@ def compare_tables(tables: list[Table], k: int = 10, max_keys: int = 3000,
                     genres[t.name] = g
         cka = (linear_cka(ta.subset(used).vectors, tb.subset(used).vectors) if raw_cka  # (m, da), (m, db)
                else linear_cka(ua, ub))
+        xa, xb = ta.subset(used).vectors, tb.subset(used).vectors  # (m, da), (m, db)
+        r2_ab, per_ab, held_ab = mapped_r2(xa, xb)
+        r2_ba, per_ba, held_ba = mapped_r2(xb, xa)
+        mapped[(ta.name, tb.name)], mapped[(tb.name, ta.name)] = (used, held_ab), (used, held_ba)
         pairs.append(PairReport(ta.name, tb.name, len(keys), len(used), k, jaccard_overlap(na, nb),
-                                cka, cosine_spearman(ua, ub), genres, "raw" if raw_cka else "unit"))
+                                cka, cosine_spearman(ua, ub), genres, "raw" if raw_cka else "unit",
+                                r2_ab, r2_ba, per_ab, per_ba))
     report = CompareReport([t.name for t in tables], pairs)
     if picture:
-        report.picture = str(pca_picture(tables, Path(picture), labels, highlight, max_keys))
+        report.picture = str(pca_picture(tables, Path(picture), labels, highlight, max_keys, mapped))
     return report
 
 
 def pca2(x: np.ndarray) -> np.ndarray:
     """(n, d) -> (n, 2): the first two principal components (SVD of the centred rows)."""
+    return pca_basis(x)(x)
+
+
+def pca_basis(x: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """The projection (m, d) -> (m, 2) onto the first two principal components of x (n, d)."""
     x = np.asarray(x, dtype=np.float64)
-    x = x - x.mean(axis=0)
-    _, _, vt = np.linalg.svd(x, full_matrices=False)
-    return x @ vt[:2].T
+    mean = x.mean(axis=0)
+    _, _, vt = np.linalg.svd(x - mean, full_matrices=False)
+    return lambda rows: (np.asarray(rows, dtype=np.float64) - mean) @ vt[:2].T
 
 
 def pca_picture(tables: list[Table], path: Path, labels: dict[str, list[str]] | None = None,
-                highlight: list[str] | None = None, max_keys: int = 3000) -> Path:
+                highlight: list[str] | None = None, max_keys: int = 3000,
+                mapped: dict[tuple[str, str], tuple[list[str], np.ndarray]] | None = None) -> Path:
     """One PCA scatter per table, side by side, of the same keys; coloured by first label
-    (genre) and with a few well-known keys written next to their points."""
+    (genre) and with a few well-known keys written next to their points. With `mapped`
+    (out-of-fold predictions of a ridge map), the first table's panel also shows where the
+    map from the second table puts those keys: a hollow ring joined to the learned point."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -188,8 +223,20 @@ def pca_picture(tables: list[Table], path: Path, labels: dict[str, list[str]] | 
         marks = keys[:8]
     index = {k: i for i, k in enumerate(keys)}
     fig, axes = plt.subplots(1, len(tables), figsize=(6 * len(tables), 5.5), squeeze=False)
-    for ax, t in zip(axes[0], tables):
-        xy = pca2(normalise(t.subset(keys).vectors))  # (m, 2)
+    for n, (ax, t) in enumerate(zip(axes[0], tables)):
+        project = pca_basis(normalise(t.subset(keys).vectors))
+        xy = project(normalise(t.subset(keys).vectors))  # (m, 2)
+        if n == 0 and mapped and (tables[1].name, t.name) in mapped:
+            m_keys, held = mapped[(tables[1].name, t.name)]
+            at = {kk: i for i, kk in enumerate(m_keys)}
+            shown = [m for m in marks if m in at]
+            if shown:
+                guess = project(normalise(held[[at[m] for m in shown]].astype(np.float32)))  # (s, 2)
+                for m, (gx, gy) in zip(shown, guess):
+                    i = index[m]
+                    ax.plot([xy[i, 0], gx], [xy[i, 1], gy], color="grey", linewidth=0.7)
+                ax.scatter(guess[:, 0], guess[:, 1], s=30, facecolors="none", edgecolors="black",
+                           label=f"mapped from {tables[1].name}")
         for g in groups:
             sel = [i for i, f in enumerate(first) if f == g]
             ax.scatter(xy[sel, 0], xy[sel, 1], s=6, alpha=0.6, color=colour[g], label=g if labels else None)

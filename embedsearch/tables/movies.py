@@ -56,13 +56,11 @@ class Movie:
         return [w for w in _WORD.findall(self.plain_title.lower()) if w not in STOP]
 
 
-def read_movies(folder: str | Path) -> list[Movie]:
-    """Movies of a MovieLens 100K folder (u.item, u.genre), one per distinct title."""
-    folder = Path(folder)
-    item_file, genre_file = folder / "u.item", folder / "u.genre"
-    for f in (item_file, genre_file):
-        if not f.is_file():
-            raise EmbedsearchError(f"{folder} has no {f.name}; give a MovieLens 100K folder")
+def read_genres(folder: str | Path) -> list[str]:
+    """The genre names of a MovieLens 100K folder (u.genre), in flag order."""
+    genre_file = Path(folder) / "u.genre"
+    if not genre_file.is_file():
+        raise EmbedsearchError(f"{folder} has no u.genre; give a MovieLens 100K folder")
     names: dict[int, str] = {}
     for number, line in enumerate(_lines(genre_file), start=1):
         if not line.strip():
@@ -71,7 +69,36 @@ def read_movies(folder: str | Path) -> list[Movie]:
         if not name or not idx.strip().isdigit():
             raise EmbedsearchError(f"{genre_file}:{number}: expected 'genre|number', got {line!r}")
         names[int(idx)] = name
-    genre_names = [names[i] for i in sorted(names)]
+    return [names[i] for i in sorted(names)]
+
+
+def parse_description(text: str, known_genres: list[str] | None = None) -> Movie:
+    """A movie nobody has rated, as a person writes it: "Title (Year)|Genre|Genre" (the
+    genres as u.item names them, any case; checked against `known_genres` when given)."""
+    title, *genres = [p.strip() for p in text.split("|")]
+    if not title:
+        raise EmbedsearchError(f"a new movie is 'Title (Year)|Genre|...', got {text!r}")
+    out = []
+    for g in filter(None, genres):
+        if known_genres:
+            match = [k for k in known_genres if k.casefold() == g.casefold()]
+            if not match:
+                from embedsearch.errors import did_you_mean, suggest
+
+                raise EmbedsearchError(f"unknown genre {g!r} in {text!r}{did_you_mean(suggest(g, known_genres))} "
+                                       f"(the genres: {', '.join(k for k in known_genres if k != 'unknown')})")
+            g = match[0]
+        out.append(g)
+    return Movie(title, out)
+
+
+def read_movies(folder: str | Path) -> list[Movie]:
+    """Movies of a MovieLens 100K folder (u.item, u.genre), one per distinct title."""
+    folder = Path(folder)
+    item_file = folder / "u.item"
+    if not item_file.is_file():
+        raise EmbedsearchError(f"{folder} has no u.item; give a MovieLens 100K folder")
+    genre_names = read_genres(folder)
     out: dict[str, Movie] = {}
     for number, line in enumerate(_lines(item_file), start=1):
         if not line.strip():
