@@ -263,12 +263,14 @@ def load_dataset(
         rows = read_ratings_file(path / "u.data", y_range, sep="\t")
         item_file = Path(items) if items else path / "u.item"
         titles = read_items_file(item_file) if item_file.exists() else None
-        return _build(rows, titles, str(path), path, y_range)
+        # the absolute path: a saved model records it, and `compare` and `cf bridge` read
+        # its u.item again later, from wherever they are run
+        return _build(rows, titles, str(path.resolve()), path, y_range)
     if not path.exists():
         raise EmbedsearchError(f"no such ratings file or folder: {path} (use --data ml-100k to download MovieLens)")
     rows = read_ratings_file(path, y_range)
     titles = read_items_file(Path(items)) if items else None
-    return _build(rows, titles, str(path), None, y_range)
+    return _build(rows, titles, str(path.resolve()), None, y_range)
 
 
 def random_split(ratings: Ratings, valid_pct: float = 0.2, seed: int = 42) -> tuple[Ratings, Ratings]:

@@ -161,8 +161,8 @@ def similar_cmd(ctx, title, n, min_ratings, bridge_table, name, as_json):
     if as_json:
         return _echo_json(out)
     rows = [[str(k), r["title"], f"{r['cosine']:.3f}", str(r["ratings"])] for k, r in enumerate(out["results"], 1)]
-    how = " (new, placed through the bridge)" if out["new"] else ""
-    _console().print(table(f"nearest to {out['query']}{how}", ["#", "title", "cosine", "ratings"], rows,
+    what = "new movie " if out["new"] else ""
+    _console().print(table(f"nearest to {what}{out['query']}", ["#", "title", "cosine", "ratings"], rows,
                            right=("#", "cosine", "ratings")))
 
 
@@ -192,7 +192,7 @@ def bridge_cmd(ctx, table_name, kind, min_ratings, seed, name, as_json):
     term = _console()
     per = out["cv_r2_per_factor"]
     bias = f", item bias {out['cv_r2_bias']:.3f}" if out.get("cv_r2_bias") is not None else ""
-    term.print(f"bridge {out['table']} -> {out['model']} ({out['kind']}, penalty {out['penalty']:g} by 5-fold CV)")
+    term.print(f"bridge {out['table']} -> {out['model']} ({out['kind']}, penalty {out['penalty']:.3g} by 5-fold CV)")
     term.print(f"fitted on {out['movies']:,} movies with at least {out['min_ratings']} ratings")
     term.print(f"cross-validated R² (weighted by ratings): {out['cv_r2']:.3f} overall{bias}")
     if per:

@@ -278,9 +278,8 @@ def compare_cmd(obj, table_names, cf_model, data, k, limit, max_keys, picture, n
     for p in report.pairs:
         for src, dst, r2, per in ((p.a, p.b, p.r2_a_to_b, p.r2_per_dim_a_to_b), (p.b, p.a, p.r2_b_to_a, p.r2_per_dim_b_to_a)):
             maps.append([src, dst, f"{r2:.3f}", f"{min(per):.2f} .. {max(per):.2f}"])
-    console().print(table("how much a linear map from one table explains of the other",
-                          ["from", "to", "R² (cross-validated)", "R² per column of 'to'"], maps,
-                          right=("R² (cross-validated)",)))
+    console().print(table("cross-validated R² of a linear map from one table to the other",
+                          ["from", "to", "R²", "R² per column of 'to'"], maps, right=("R²",)))
     if report.picture:
         console().print(f"picture: {report.picture}")
 
