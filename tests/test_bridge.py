@@ -258,3 +258,13 @@ def test_held_out_movies_are_predicted_from_text_better_than_by_user_means(bridg
     bridged_rmse = rmse(pred[test.users, test.items], test.ratings)
     mean_rmse = rmse(user_mean[test.users], test.ratings)
     assert bridged_rmse < mean_rmse - 0.01, (bridged_rmse, mean_rmse)
+
+
+def test_a_relative_ratings_folder_is_recorded_where_it_is(monkeypatch):
+    """A model records its MovieLens folder; `cf bridge` and `compare` read u.item from it
+    later, from another working directory, so it must be absolute."""
+    from embedsearch.cf.data import load_dataset
+
+    monkeypatch.chdir(ML100K.parent)
+    ds = load_dataset("./ml-100k")
+    assert ds.source == str(ML100K.resolve())
