@@ -184,23 +184,40 @@ def search(home: Home | Path | str, name: str, queries: list[str] | str, k: int 
     given as a string is one query, not a list of characters. `filters` (filters.Filters)
     restrict which items answer; `rerank` None re-ranks code indexes only (the re-ranker was
     fit on code: records and prose keep the fused order), False never, True always."""
+    queries = _clean_queries(queries)
+    _check_k(k)
+    index = Index(home, name)
+    try:
+        return search_index(index, query_encoder(index, model), queries, k, exact, lexical_weight, explain, filters,
+                            rerank)
+    finally:
+        index.close()
+
+
+def _clean_queries(queries: list[str] | str) -> list[str]:
     if isinstance(queries, str):
         queries = [queries]
     queries = [clean_query(q.strip()[:MAX_QUERY_CHARS]) for q in queries]
     if not queries or any(not q for q in queries):
         raise EmbedsearchError("empty query: say what you are looking for")
+    return queries
+
+
+def search_index(index: Index, encoder, queries: list[str] | str, k: int = 10, exact: bool = False,
+                 lexical_weight: float | None = None, explain: bool = False, filters: Filters = Filters(),
+                 rerank: bool | None = None) -> list[list[Hit]]:
+    """`search` on an index already open, with its query encoder already resolved: what a
+    long-lived process (the server, serving.Workspace) calls, so neither is loaded again
+    per query."""
+    queries = _clean_queries(queries)
     _check_k(k)
-    index = Index(home, name)
-    try:
-        vectors = query_encoder(index, model).encode(queries)
-        weight = index.manifest["options"].get("lexical_weight", 0.0) if lexical_weight is None else lexical_weight
-        if rerank is None:
-            rerank = index.has_definitions()
-        allowed = index.allowed(filters) if filters.restricts_rows() else None
-        return [answer(index, q, v, k, weight, exact, rerank=rerank, explain=explain, filters=filters, allowed=allowed)
-                for q, v in zip(queries, vectors)]
-    finally:
-        index.close()
+    vectors = encoder.encode(queries)
+    weight = index.manifest["options"].get("lexical_weight", 0.0) if lexical_weight is None else lexical_weight
+    if rerank is None:
+        rerank = index.has_definitions()
+    allowed = index.allowed(filters) if filters.restricts_rows() else None
+    return [answer(index, q, v, k, weight, exact, rerank=rerank, explain=explain, filters=filters, allowed=allowed)
+            for q, v in zip(queries, vectors)]
 
 
 def _check_k(k: int) -> None:
@@ -253,28 +270,38 @@ def similar(home: Home | Path | str, name: str, path: str | None = None, line: i
         raise EmbedsearchError("give one of --path FILE --line N, --id N, or --text SNIPPET")
     index = Index(home, name)
     try:
-        if item_id is not None:
-            if not 0 <= item_id < index.count:
-                raise EmbedsearchError(f"index {name!r} has no item {item_id} (ids are 0 to {index.count - 1})")
-            item = index.items([item_id])[0]
-            source = _hit(0, 1.0, 1.0, item, index.manifest.get("sources", []))
-            vector = np.asarray(index.hnsw.get_items([item_id]), dtype=np.float32)  # (1, dim), the verified graph's row
-            return source, nearest(index, vector, k, exact, exclude={item_id}, filters=filters)[0]
-        if text is not None:
-            if not text.strip():
-                raise EmbedsearchError("empty snippet")
-            return None, nearest(index, query_encoder(index).encode([text]), k, exact, filters=filters)[0]
-        full = str(Path(path).expanduser().absolute())
-        if not index.has_path(full):
-            raise EmbedsearchError(f"{path} is not in index {name!r}")
-        item = index.item_at(full, line or 1)
-        if item is None:
-            raise EmbedsearchError(f"no indexed chunk of {path} contains line {line}")
-        vector = np.asarray(index.vectors[item.id])[None, :]
-        source = _hit(0, 1.0, 1.0, item, index.manifest.get("sources", []))
-        return source, nearest(index, vector, k, exact, exclude={item.id}, filters=filters)[0]
+        return similar_in(index, path, line, text, k, exact, filters, item_id)
     finally:
         index.close()
+
+
+def similar_in(index: Index, path: str | None = None, line: int | None = None, text: str | None = None,
+               k: int = 10, exact: bool = False, filters: Filters = Filters(), item_id: int | None = None,
+               encoder=None) -> tuple[Hit | None, list[Hit]]:
+    """`similar` on an index already open; `encoder` (for a snippet) when already resolved."""
+    name = index.name
+    if sum(x is not None for x in (path, text, item_id)) != 1:
+        raise EmbedsearchError("give one of --path FILE --line N, --id N, or --text SNIPPET")
+    if item_id is not None:
+        if not 0 <= item_id < index.count:
+            raise EmbedsearchError(f"index {name!r} has no item {item_id} (ids are 0 to {index.count - 1})")
+        item = index.items([item_id])[0]
+        source = _hit(0, 1.0, 1.0, item, index.manifest.get("sources", []))
+        vector = np.asarray(index.hnsw.get_items([item_id]), dtype=np.float32)  # (1, dim), the verified graph's row
+        return source, nearest(index, vector, k, exact, exclude={item_id}, filters=filters)[0]
+    if text is not None:
+        if not text.strip():
+            raise EmbedsearchError("empty snippet")
+        return None, nearest(index, (encoder or query_encoder(index)).encode([text]), k, exact, filters=filters)[0]
+    full = str(Path(path).expanduser().absolute())
+    if not index.has_path(full):
+        raise EmbedsearchError(f"{path} is not in index {name!r}")
+    item = index.item_at(full, line or 1)
+    if item is None:
+        raise EmbedsearchError(f"no indexed chunk of {path} contains line {line}")
+    vector = np.asarray(index.vectors[item.id])[None, :]
+    source = _hit(0, 1.0, 1.0, item, index.manifest.get("sources", []))
+    return source, nearest(index, vector, k, exact, exclude={item.id}, filters=filters)[0]
 
 
 def _hit(rank: int, score: float, cosine: float, item: Item, sources: list[str]) -> Hit:

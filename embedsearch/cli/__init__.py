@@ -25,6 +25,8 @@ COMMANDS = {
     "cf": "cf:cf_group",
     "tables": "tables:tables_group",
     "cache": "cache:cache_group",
+    "serve": "serve:serve_cmd",
+    "mcp": "serve:mcp_cmd",
     **{name: f"tables:{name}_cmd" for name in ("lookup", "neighbours", "analogy", "compare", "align", "export",
                                                  "similarity")},
     "doesnt-match": "tables:doesnt_match_cmd",

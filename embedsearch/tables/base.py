@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from embedsearch.errors import EmbedsearchError, did_you_mean
+from embedsearch.errors import EmbedsearchError, UnknownName, did_you_mean
 
 
 @dataclass
@@ -148,7 +148,7 @@ class Table:
         return out[:n]
 
     def unknown_key(self, key: str) -> EmbedsearchError:
-        return EmbedsearchError(f"unknown key {key!r} in table {self.name!r}{did_you_mean(self.suggestions(key))}")
+        return UnknownName(f"unknown key {key!r} in table {self.name!r}{did_you_mean(self.suggestions(key))}")
 
     def subset(self, keys: Sequence[str], name: str | None = None) -> "Table":
         """The rows of some keys, in the order given (keys must exist)."""

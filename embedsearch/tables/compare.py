@@ -319,3 +319,37 @@ def build_movie_tables(home: Home | Path | str, folder: Path,
             source = f"mean GloVe 6B 50d vector of the title words of {len(kept)} movies in {folder}"
         out[name] = register_derived(home, name, keys, vectors, source, {k: labels[k] for k in keys}, stamp)
     return out
+
+
+def table_map(table: Table, limit: int = 3000) -> dict:
+    """A 2-D map of a table for a picture a person explores: the first `limit` keys (a
+    table's own order: most frequent words first, every movie), their first two principal
+    components of the unit rows, and each key's first label (genre) when known."""
+    from embedsearch.ann import normalise
+
+    keys = list(dict.fromkeys(table.keys))[:limit]
+    if len(keys) < 3:
+        raise EmbedsearchError(f"table {table.name!r} has {len(keys)} keys; a map needs at least 3")
+    xy = pca2(normalise(table.subset(keys).vectors))  # (m, 2)
+    labels = table.labels or {}
+    return {"table": table.name, "keys": keys, "x": xy[:, 0].round(5).tolist(), "y": xy[:, 1].round(5).tolist(),
+            "labels": [(labels.get(k) or [None])[0] for k in keys]}
+
+
+def side_by_side(a: Table, b: Table, k: int = 10, max_keys: int = 3000) -> dict:
+    """Two maps of the keys two tables share, for linked selection: each key's 2-D position
+    in both, its k nearest neighbours (among the shared keys) in both, and the pair's
+    figures from `compare_tables` (overlap, CKA, cosine Spearman, R² each way)."""
+    from embedsearch.ann import normalise
+
+    report = compare_tables([a, b], k=k, max_keys=max_keys).pairs[0]
+    keys = shared_keys([a, b])[:max_keys]
+    out = {"keys": keys, "figures": report.as_dict(), "labels": [None] * len(keys)}
+    labels = {**(b.labels or {}), **(a.labels or {})}
+    out["labels"] = [(labels.get(key) or [None])[0] for key in keys]
+    for side, t in (("a", a), ("b", b)):
+        unit = normalise(t.subset(keys).vectors)  # (m, d)
+        xy = pca2(unit)  # (m, 2)
+        out[side] = {"table": t.name, "x": xy[:, 0].round(5).tolist(), "y": xy[:, 1].round(5).tolist(),
+                     "neighbours": knn(unit, k).tolist()}
+    return out
