@@ -43,8 +43,9 @@ def cf_group() -> None:
 @click.option("--lr", default=4e-3, show_default=True, help="Peak learning rate of the one-cycle schedule.")
 @click.option("--wd", default=0.15, show_default=True, help="Weight decay (AdamW).")
 @click.option("--bias-wd", default=0.01, show_default=True, help="Weight decay on the user and item biases (AdamW).")
-@click.option("--reg", default=0.0, show_default=True,
-              help="L2 penalty on the embedding rows each batch uses (Funk-SVD style), on top of --wd.")
+@click.option("--reg", type=float, default=None,
+              help="L2 penalty on the embedding rows each batch uses (Funk-SVD style), on top of --wd "
+                   "[default: 0; with --engine spark, ALS's regParam, default 0.1].")
 @click.option("--bs", default=64, show_default=True, help="Batch size.")
 @click.option("--seed", default=42, show_default=True)
 @click.option("--y-range", nargs=2, type=float, default=(0.0, 5.5), show_default=True,
@@ -52,15 +53,32 @@ def cf_group() -> None:
 @click.option("--split", default="random", show_default=True, help="random, or an official fold u1..u5.")
 @click.option("--valid-pct", default=0.2, show_default=True, help="Held-out share for the random split.")
 @click.option("--folds", is_flag=True, help="5-fold cross-validation over u1..u5 (mean ± std); then save a model trained on all ratings.")
+@click.option("--engine", type=click.Choice(["torch", "spark"]), default="torch", show_default=True,
+              help="torch: the nn.Embedding models here; spark: Spark ML's ALS (pip install 'embedsearch[spark]').")
+@click.option("--master", default="local[2]", show_default=True,
+              help="--engine spark: where Spark runs (local[N], spark://HOST:7077, yarn, k8s://...).")
+@click.option("--implicit", is_flag=True,
+              help="--engine spark: ratings are counts (plays, clicks); ALS with implicit preferences, ranking metrics only.")
+@click.option("--alpha", type=float, default=1.0, show_default=True,
+              help="--engine spark --implicit: confidence per count (1 + alpha * count).")
 @name_option
 @JSON_OPTION
 @click.pass_context
-def train_cmd(ctx, data, items, model_kind, factors, epochs, lr, wd, bias_wd, reg, bs, seed, y_range, split, valid_pct, folds, name, as_json):
+def train_cmd(ctx, data, items, model_kind, factors, epochs, lr, wd, bias_wd, reg, bs, seed, y_range, split, valid_pct,
+              folds, engine, master, implicit, alpha, name, as_json):
     """Train a model and save it under the index home."""
+    if engine == "spark":
+        return _train_spark(ctx, data, items, factors, epochs, reg, seed, y_range, split, valid_pct, folds, master,
+                            implicit, alpha, name, as_json)
+    given = [f"--{p}" for p in ("master", "implicit", "alpha")
+             if ctx.get_parameter_source(p) == click.core.ParameterSource.COMMANDLINE]
+    if given:
+        raise click.UsageError(f"{', '.join(given)} belong to --engine spark")
     from embedsearch.cf.train import TrainOptions
     from embedsearch.cf.workflow import TrainRequest, train_and_save
 
-    opts = TrainOptions(model=model_kind, factors=factors, epochs=epochs, lr=lr, wd=wd, bias_wd=bias_wd, reg=reg, bs=bs, seed=seed, y_range=tuple(y_range))
+    opts = TrainOptions(model=model_kind, factors=factors, epochs=epochs, lr=lr, wd=wd, bias_wd=bias_wd,
+                        reg=0.0 if reg is None else reg, bs=bs, seed=seed, y_range=tuple(y_range))
     request = TrainRequest(data=data, items=items, split=split, valid_pct=valid_pct, folds=folds, name=name, options=opts)
     if as_json:
         _echo_json(train_and_save(ctx.obj["home"], request))
@@ -88,9 +106,47 @@ def train_cmd(ctx, data, items, model_kind, factors, epochs, lr, wd, bias_wd, re
     _render_train_report(term, report)
 
 
+def _train_spark(ctx, data, items, factors, epochs, reg, seed, y_range, split, valid_pct, folds, master, implicit,
+                 alpha, name, as_json):
+    from embedsearch.cf.spark import SparkOptions, train_spark
+
+    torch_only = [f"--{p.replace('_', '-')}" for p in ("model_kind", "lr", "wd", "bias_wd", "bs")
+                  if ctx.get_parameter_source(p) == click.core.ParameterSource.COMMANDLINE]
+    if torch_only:
+        raise click.UsageError(f"{', '.join(torch_only).replace('--model-kind', '--model')} belong to --engine torch; "
+                               "Spark's ALS trains a dot-product model with --factors, --epochs, --reg")
+    if ctx.get_parameter_source("epochs") != click.core.ParameterSource.COMMANDLINE:
+        epochs = 10  # ALS converges in about ten alternations; the torch default (5 epochs) is another unit
+    opts = SparkOptions(factors=factors, epochs=epochs, reg=0.1 if reg is None else reg, seed=seed, implicit=implicit,
+                        alpha=alpha, y_range=tuple(y_range), master=master)
+    term = _console()
+
+    def on_fit(label, m) -> None:
+        if not as_json:
+            shown = ", ".join(f"{k} {m[k]:.4f}" for k in ("rmse", "mae", "ndcg_at_k") if k in m)
+            term.print(f"{label}: {shown} ({m['train_seconds']:.1f}s)")
+
+    report = train_spark(ctx.obj["home"], data if data != "ml-100k" else _ml100k(), items, split, valid_pct, folds,
+                         name, opts, on_fit)
+    if as_json:
+        return _echo_json(report)
+    term.print()
+    _render_train_report(term, report)
+
+
+def _ml100k() -> str:
+    from embedsearch.cf.data import ML100K_NAME, fetch_ml100k
+    from pathlib import Path
+
+    return ML100K_NAME if Path(ML100K_NAME).exists() else str(fetch_ml100k())
+
+
 def _render_train_report(term, report: dict) -> None:
-    cols = ("rmse", "mae", "precision_at_k", "recall_at_k", "ndcg_at_k", "train_seconds")
-    heads = ("RMSE", "MAE", "precision@10", "recall@10", "NDCG@10", "train s")
+    names = {"rmse": "RMSE", "mae": "MAE", "precision_at_k": "precision@10", "recall_at_k": "recall@10",
+             "ndcg_at_k": "NDCG@10", "train_seconds": "train s"}
+    first = report["mean"] if "folds" in report else report["metrics"]
+    cols = tuple(c for c in names if c in first)  # an implicit model has no rating error
+    heads = tuple(names[c] for c in cols)
     if "folds" in report:
         rows = [[fold, *(f"{m[c]:.4f}" if c != "train_seconds" else f"{m[c]:.1f}" for c in cols)]
                 for fold, m in report["folds"].items()]
@@ -98,8 +154,9 @@ def _render_train_report(term, report: dict) -> None:
                                      else f"{report['mean'][c]:.1f}" for c in cols)])
     else:
         m = report["metrics"]
-        rows = [["model", *(f"{m[c]:.4f}" if c != "train_seconds" else f"{m[c]:.1f}" for c in cols)],
-                ["global mean", f"{m['global_mean_rmse']:.4f}", *([""] * (len(cols) - 1))]]
+        rows = [["model", *(f"{m[c]:.4f}" if c != "train_seconds" else f"{m[c]:.1f}" for c in cols)]]
+        if "global_mean_rmse" in m:
+            rows.append(["global mean", f"{m['global_mean_rmse']:.4f}", *([""] * (len(cols) - 1))])
     term.print(table(f"held-out quality: {report['split']}", ["", *heads], rows, right=heads))
     term.print(f"saved to {report['saved']}")
 

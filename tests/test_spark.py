@@ -1,0 +1,106 @@
+"""`cf train --engine spark`: Spark ML's ALS in local mode (a real Spark, Java 17), its
+metrics computed on Spark checked against the saved factors, and the saved model used by
+the ordinary cf commands; implicit preferences; malformed input refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests import cf_synthetic
+from tests.conftest import SHARED_DATA
+
+pytest.importorskip("pyspark")
+ML100K = SHARED_DATA / "ml-100k"
+
+
+def jsons(result) -> list[dict]:
+    assert result.exit_code == 0, result.output
+    return [json.loads(line) for line in result.stdout.splitlines() if line.strip().startswith("{")]
+
+
+@pytest.fixture(scope="module")
+def als_home(tmp_path_factory):
+    from click.testing import CliRunner
+
+    from embedsearch.cli import main
+
+    home = tmp_path_factory.mktemp("spark") / "home"
+    res = CliRunner().invoke(main, ["--home", str(home), "cf", "train", "--engine", "spark", "--data", str(ML100K),
+                                    "--split", "u1", "--factors", "10", "--epochs", "5", "--name", "als", "--json"])
+    report = jsons(res)[0]
+    return home, report
+
+
+def test_als_metrics_are_the_saved_models(als_home):
+    """The RMSE Spark computed on u1.test is the RMSE of the factors saved in the home."""
+    from embedsearch.cf.data import load_dataset
+    from embedsearch.cf.metrics import rmse
+    from embedsearch.cf.saved import load_model
+
+    home, report = als_home
+    m = report["metrics"]
+    assert report["engine"] == "spark" and report["split"] == "official u1"
+    assert 0.85 < m["rmse"] < 1.0 and m["rmse"] < m["global_mean_rmse"] - 0.15
+    assert 0 < m["ndcg_at_k"] < 1 and 0 < m["precision_at_k"] < 1 and m["users"] > 400
+    saved = load_model(home, "als")
+    assert saved.kind == "dot" and saved.manifest["options"]["engine"] == "spark"
+    train, test = load_dataset(ML100K).fold("u1")
+    seen_users, seen_items = set(train.users.tolist()), set(train.items.tolist())
+    keep = np.array([u in seen_users and i in seen_items for u, i in zip(test.users, test.items)])
+    # the saved model keys rows by the same titles, so map through the keys
+    urow = {k: n for n, k in enumerate(saved.user_keys)}
+    irow = {k: n for n, k in enumerate(saved.item_keys)}
+    users = np.array([urow[test.user_keys[u]] for u in test.users[keep]])
+    items = np.array([irow[test.item_keys[i]] for i in test.items[keep]])
+    p = saved.model.user_factors.weight.detach().numpy()[users]
+    q = saved.model.item_factors.weight.detach().numpy()[items]
+    assert abs(rmse((p * q).sum(axis=1), test.ratings[keep]) - m["rmse"]) < 1e-3
+    assert m["cold_start_dropped"] == int((~keep).sum())
+
+
+def test_the_ordinary_cf_commands_use_an_als_model(cli, als_home):
+    home, _ = als_home
+    rec = jsons(cli("--home", home, "cf", "recommend", "--user", "42", "-k", "5", "--name", "als", "--json"))[0]
+    assert len(rec["results"]) == 5
+    sim = jsons(cli("--home", home, "cf", "similar", "Star Wars (1977)", "-k", "5", "--name", "als", "--json"))[0]
+    assert {"Return of the Jedi (1983)", "Empire Strikes Back, The (1980)"} & {r["title"] for r in sim["results"]}
+    look = jsons(cli("--home", home, "lookup", "als-items", "Toy Story (1995)", "--json"))[0]
+    assert look["dim"] == 10 and look["one_hot_equal"]
+
+
+def test_implicit_als_ranks_the_groups_of_a_synthetic_matrix(tmp_path, cli):
+    """Play counts: each user plays items of the one or two groups they like, so who played
+    what carries the groups, and implicit ALS must put an item's neighbours in its group."""
+    _, items, _, groups = cf_synthetic.write(tmp_path / "data")
+    rng = np.random.default_rng(3)
+    lines = ["user,item,plays"]
+    for u in range(cf_synthetic.USERS):
+        liked = rng.choice(cf_synthetic.GROUPS, size=rng.integers(1, 3), replace=False)
+        for i in np.flatnonzero(np.isin(groups, liked)):
+            if rng.random() < 0.7:
+                lines.append(f"u{u},i{i},{rng.integers(1, 6)}")
+    plays = tmp_path / "plays.csv"
+    plays.write_text("\n".join(lines) + "\n")
+    out = jsons(cli("--home", tmp_path / "home", "cf", "train", "--engine", "spark", "--implicit", "--data", plays,
+                    "--items", items, "--factors", "4", "--epochs", "10", "--name", "imp", "--json"))[0]
+    assert "rmse" not in out["metrics"] and out["metrics"]["ndcg_at_k"] > 0
+    assert out["options"]["implicit"] is True
+    sim = jsons(cli("--home", tmp_path / "home", "cf", "similar", "Movie 0-0 (2000)", "-k", "5",
+                    "--min-ratings", "0", "--name", "imp", "--json"))[0]
+    assert sum(r["title"].startswith("Movie 0-") for r in sim["results"]) >= 4  # its own group
+
+
+def test_malformed_ratings_and_torch_options_are_refused(tmp_path, cli):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("user,item,rating\n1,10,4\n2,11,five\n3,12,9\n")
+    r = cli("--home", tmp_path / "home", "cf", "train", "--engine", "spark", "--data", bad)
+    assert r.exit_code == 1 and "malformed ratings" in r.output and "2 rows" in r.output and "'five'" in r.output
+    assert not (tmp_path / "home" / "movielens").exists()
+    r = cli("--home", tmp_path / "home", "cf", "train", "--engine", "spark", "--lr", "0.1", "--data", bad)
+    assert r.exit_code == 2 and "--lr belong to --engine torch" in r.output
+    r = cli("--home", tmp_path / "home", "cf", "train", "--implicit", "--data", bad)
+    assert r.exit_code == 2 and "--implicit belong to --engine spark" in r.output
