@@ -5,7 +5,6 @@ the ordinary cf commands; implicit preferences; malformed input refused."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest

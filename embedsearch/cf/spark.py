@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embedsearch.cf.data import OFFICIAL_FOLDS, Ratings, read_items_file
+from embedsearch.cf.data import OFFICIAL_FOLDS, Ratings, _is_number, read_items_file
 from embedsearch.errors import EmbedsearchError
 
 K = 10
@@ -105,7 +105,7 @@ def read_ratings(spark, path: str, y_range: tuple[float, float]):
         first = _first_line(spark, path)
         sep = next((s for s in ("\t", "::", ",", "|", ";") if s in first), " ")
         parts = [p.strip() for p in first.split(sep)]
-        header = len(parts) >= 3 and not _number(parts[2])
+        header = len(parts) >= 3 and not _is_number(parts[2])
         df = spark.read.option("sep", sep).option("header", header).csv(path)
         cols = df.columns
         if len(cols) < 3:
@@ -122,14 +122,6 @@ def read_ratings(spark, path: str, y_range: tuple[float, float]):
         raise EmbedsearchError(f"malformed ratings in {path} ({bad.count():,} rows; ratings must be numbers in "
                                f"{lo:g}..{hi:g}): {shown}")
     return parsed.select("user", "item", "rating")
-
-
-def _number(s: str) -> bool:
-    try:
-        float(s)
-        return True
-    except ValueError:
-        return False
 
 
 @dataclass
