@@ -170,8 +170,8 @@ def test_new_movies_are_recommended_and_placed(cli, bridged, monkeypatch):
     assert text.exit_code == 0 and "new: Galaxy Rangers (2026) ranks" in text.output
     sim = jsons(cli("cf", "similar", new, "-k", "10", "--json"))[0]
     assert sim["new"] is True and sim["query"] == "Galaxy Rangers (2026)" and len(sim["results"]) == 10
-    # a known movie described as new lands near where the model learned it
-    star = jsons(cli("cf", "similar", "Star Wars (1977)|Action|Adventure|Romance|Sci-Fi|War", "-k", "50",
+    # a new movie described like a known one lands near where the model learned that one
+    star = jsons(cli("cf", "similar", "Star Wars (1978)|Action|Adventure|Romance|Sci-Fi|War", "-k", "50",
                      "--min-ratings", "0", "--json"))[0]
     assert star["new"] is True and "Star Wars (1977)" in [r["title"] for r in star["results"]]
 
@@ -268,3 +268,45 @@ def test_a_relative_ratings_folder_is_recorded_where_it_is(monkeypatch):
     monkeypatch.chdir(ML100K.parent)
     ds = load_dataset("./ml-100k")
     assert ds.source == str(ML100K.resolve())
+
+
+def test_known_movies_twice_given_damaged_bridges_and_description_files(cli, bridged, tmp_path, monkeypatch):
+    import shutil
+
+    home = tmp_path / "home"
+    shutil.copytree(bridged, home)
+    monkeypatch.setenv("EMBEDSEARCH_HOME", str(home))
+    r = cli("cf", "recommend", "--user", "42", "--include-new", "Star Wars (1977)|Sci-Fi")
+    assert r.exit_code == 1 and "already a movie of model 'movielens'" in r.output
+    r = cli("cf", "recommend", "--user", "42", "--include-new", "Twice (2026)|Drama", "--include-new", "Twice (2026)")
+    assert r.exit_code == 1 and "given twice" in r.output
+    r = cli("cf", "similar", "Odd (2026)|unknown")
+    assert r.exit_code == 1 and "unknown genre 'unknown'" in r.output
+    listing = tmp_path / "new.txt"
+    listing.write_bytes("\ufeffFirst (2026)|Comedy\n\n   # a comment, indented\nSecond (2026)|drama|Comedy\n"
+                        .encode("utf-8"))
+    out = jsons(cli("cf", "recommend", "--user", "42", "-k", "1", "--new-file", listing, "--json"))[0]
+    assert sorted(r["title"] for r in out["new_items"]) == ["First (2026)", "Second (2026)"]
+    listing.write_bytes(b"Caf\xe9 (2026)|Drama\n")
+    r = cli("cf", "recommend", "--user", "42", "--new-file", listing)
+    assert r.exit_code == 1 and "is not UTF-8 text" in r.output
+    # genres in any order or case place a movie the same way (the table's own order is used)
+    a = jsons(cli("cf", "similar", "X (2026)|Comedy|Animation", "--json"))[0]
+    b = jsons(cli("cf", "similar", "X (2026)|animation|comedy|Comedy", "--json"))[0]
+    assert a["results"] == b["results"]
+    (home / "movielens" / "bridge-movies-minilm.npz").write_bytes(b"PK\x03\x04 truncated")
+    r = cli("cf", "similar", "X (2026)|Comedy")
+    assert r.exit_code == 1 and "is damaged" in r.output and "--name movielens" in r.output
+    assert "internal error" not in r.output
+
+
+def test_align_and_compare_refuse_impossible_sizes(cli, bridged, monkeypatch):
+    monkeypatch.setenv("EMBEDSEARCH_HOME", str(bridged))
+    r = cli("align", "movies-minilm", "movielens-items", "--test-share", "0.99")
+    assert r.exit_code == 1 and "--test-share 0.99" in r.output and "leave at least 20" in r.output
+    r = cli("align", "movies-minilm", "movielens-items", "--key", "Star Warz (1977)")
+    assert r.exit_code == 1 and "unknown key" in r.output
+    r = cli("compare", "movies-minilm", "movielens-items", "--no-picture", "--max-keys", "5")
+    assert r.exit_code == 1 and "--max-keys 5 leaves 5" in r.output
+    r = cli("compare", "movies-minilm", "movielens-items", "--no-picture", "--max-keys", "300")
+    assert r.exit_code == 0 and max(len(line) for line in r.output.splitlines()) <= 80

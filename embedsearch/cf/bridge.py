@@ -14,7 +14,7 @@ as the model scores any movie: sigmoid(p_u · q̂ + c_u + b̂) into the rating r
 
 Movies with few ratings are left out of the fit (their factors are mostly the prior the
 weight decay pulls them to). A bridge lives inside the model's folder
-(HOME/MODEL/bridges/TABLE.npz, listed in the manifest), so retraining the model, which
+(HOME/MODEL/bridge-TABLE.npz, listed in the manifest), so retraining the model, which
 replaces the folder, also drops bridges fitted to factors that no longer exist.
 """
 
@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -237,15 +238,38 @@ def _store(home: Home, saved: SavedModel, table: str, fitted, entry: dict) -> No
 
         def write(tmp: Path) -> None:
             shutil.copytree(current, tmp, dirs_exist_ok=True, ignore=shutil.ignore_patterns(MANIFEST))
-            (tmp / "bridges").mkdir(exist_ok=True)
-            np.savez(tmp / "bridges" / f"{table}.npz", **fitted.save())
+            np.savez(tmp / bridge_file(table), **fitted.save())  # top level: the folder commit fsyncs it
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
 
         home.replace_folder(current, write)
 
 
+def bridge_file(table: str) -> str:
+    """The file name of the bridge from TABLE inside a model's folder."""
+    return f"bridge-{table}.npz"
+
+
+def read_descriptions(path: str) -> list[str]:
+    """New movies from a file, one "Title (Year)|Genre|..." a line ('#' comments and blank
+    lines skipped, a UTF-8 byte-order mark dropped); "-" reads standard input."""
+    import sys
+
+    try:
+        data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    except OSError as exc:
+        raise EmbedsearchError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise EmbedsearchError(f"{path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+
+
 def load_bridge(saved: SavedModel, table: str | None = None) -> Bridge:
     """The model's bridge from `table` (the only or first one when not named)."""
+    if saved.kind == "nn":
+        raise EmbedsearchError(f"model {saved.name!r} is an 'nn' model: it does not score movies by a dot product, "
+                               "so it cannot place new ones; train with --model bias or dot")
     bridges = saved.manifest.get("bridges") or {}
     if not bridges:
         raise EmbedsearchError(f"model {saved.name!r} has no bridge from a language table; fit one with "
@@ -255,17 +279,17 @@ def load_bridge(saved: SavedModel, table: str | None = None) -> Bridge:
     if table not in bridges:
         raise unknown("bridge", table, bridges)
     entry = bridges[table]
-    path = saved.path / "bridges" / f"{table}.npz"
+    path = saved.path / bridge_file(table)
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
         fitted = (Mlp({k: v for k, v in arrays.items() if k not in ("decay", "kind", "cv_r2")}, float(arrays["decay"]))
                   if str(arrays["kind"]) == "mlp" else LinearMap.load(arrays))
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         from embedsearch.errors import Damaged
 
         raise Damaged(f"bridge {path} is damaged ({type(exc).__name__}: {exc}); fit it again with "
-                      f"`embedsearch cf bridge --table {table}`") from None
+                      f"`embedsearch cf bridge --table {table} --name {saved.name}`") from None
     return Bridge(table, fitted, bool(entry.get("bias")), entry)
 
 
@@ -286,6 +310,15 @@ def new_items(saved: SavedModel, described: list[str], table: str | None = None)
     bridge = load_bridge(saved, table)
     known = _genres(saved)
     movies = [parse_description(text, known) for text in described]
+    titles = set(saved.item_keys)
+    seen: set[str] = set()
+    for m in movies:
+        if m.key in titles:
+            raise EmbedsearchError(f"{m.key!r} is already a movie of model {saved.name!r}, with factors learned from "
+                                   "its ratings; give its title alone to use them")
+        if m.key in seen:
+            raise EmbedsearchError(f"new movie {m.key!r} is given twice")
+        seen.add(m.key)
     x = _language_rows(Home(saved.path.parent), bridge.table, movies)  # (n, d): the model's own home
     if x.shape[1] != bridge.entry["input_dim"]:
         raise EmbedsearchError(f"table {bridge.table!r} now has {x.shape[1]} dims, the bridge was fitted on "

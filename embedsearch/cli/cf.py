@@ -169,8 +169,8 @@ def _render_train_report(term, report: dict) -> None:
 @click.option("--ridge", default=1.0, show_default=True, help="Ridge penalty when folding in a new user.")
 @click.option("--include-new", "new", multiple=True, metavar="'TITLE (YEAR)|GENRE|...'",
               help="A movie nobody has rated (repeatable), placed through the model's bridge and ranked with the rest.")
-@click.option("--new-file", type=click.File("r", encoding="utf-8"),
-              help="A file of such movies, one 'Title (Year)|Genre|...' a line.")
+@click.option("--new-file", type=click.Path(dir_okay=False, allow_dash=True),
+              help="A file of such movies, one 'Title (Year)|Genre|...' a line ('-': standard input).")
 @click.option("--bridge", "bridge_table", default=None, metavar="TABLE",
               help="Which bridge places new movies [default: movies-minilm, else the only one].")
 @name_option
@@ -179,10 +179,10 @@ def _render_train_report(term, report: dict) -> None:
 def recommend_cmd(ctx, user, rates, n, ridge, new, new_file, bridge_table, name, as_json):
     """Top-N movies a user has not rated yet, with predicted ratings; with --include-new,
     movies nobody has rated compete too (marked 'new')."""
+    from embedsearch.cf.bridge import read_descriptions
     from embedsearch.cf.explore import recommend
 
-    described = [*new, *(line.strip() for line in new_file if line.strip() and not line.startswith("#"))] \
-        if new_file else list(new)
+    described = [*new, *(read_descriptions(new_file) if new_file else [])]
     out = recommend(_load(ctx, name), user=user, rates=list(rates), n=n, ridge=ridge, include_new=described,
                     bridge=bridge_table)
     if as_json:
@@ -252,6 +252,9 @@ def bridge_cmd(ctx, table_name, kind, min_ratings, seed, name, as_json):
     term.print(f"bridge {out['table']} -> {out['model']} ({out['kind']}, penalty {out['penalty']:.3g} by 5-fold CV)")
     term.print(f"fitted on {out['movies']:,} movies with at least {out['min_ratings']} ratings")
     term.print(f"cross-validated R² (weighted by ratings): {out['cv_r2']:.3f} overall{bias}")
+    if out["cv_r2"] < 0.01:
+        term.print(f"warning: {out['table']} explains next to nothing of this model's factors: every new movie "
+                   "will land near the average one")
     if per:
         term.print(f"R² per factor: {min(per):.2f} .. {max(per):.2f}")
     term.print(f"try: embedsearch cf similar 'New Title (2026)|Comedy' --name {out['model']}")

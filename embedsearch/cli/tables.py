@@ -236,7 +236,8 @@ def most_similar_cmd(obj, table_name, positive, negative, k, cosmul, as_json):
 @click.option("-k", type=int, default=10, show_default=True, help="Neighbours per key.")
 @click.option("--limit", type=click.IntRange(min=1), default=None,
               help="Movie comparison: only the first N movies of u.item.")
-@click.option("--max-keys", type=int, default=3000, show_default=True, help="Compare at most this many shared keys.")
+@click.option("--max-keys", type=click.IntRange(min=1), default=3000, show_default=True,
+              help="Compare at most this many shared keys.")
 @click.option("--picture", default="compare.png", show_default=True, type=click.Path(dir_okay=False),
               help="Where to write the side-by-side PCA picture (PNG).")
 @click.option("--no-picture", is_flag=True, help="Skip the picture.")
@@ -266,14 +267,18 @@ def compare_cmd(obj, table_names, cf_model, data, k, limit, max_keys, picture, n
     if as_json:
         json_lines([report.as_dict()])
         return
-    rows = []
-    for p in report.pairs:
-        genre = ", ".join(f"{n}: {g:.2f}" for n, g in p.genre_agreement.items()) or "-"
-        rows.append([p.a, p.b, f"{p.used:,}/{p.shared:,}", f"{p.overlap:.3f}", genre, f"{p.cka:.3f}",
-                     _fmt(p.cosine_spearman)])
+    rows = [[p.a, p.b, f"{p.used:,}", f"{p.overlap:.3f}", f"{p.cka:.3f}", _fmt(p.cosine_spearman)]
+            for p in report.pairs]
     console().print(table(f"tables compared over shared keys (k = {k})",
-                          ["table A", "table B", "keys used/shared", f"overlap@{k}", f"genre agreement@{k}",
-                           "linear CKA (raw rows)" if raw_cka else "linear CKA", "cosine Spearman"], rows))
+                          ["table A", "table B", "keys", f"overlap@{k}", "CKA (raw)" if raw_cka else "CKA",
+                           "Spearman"], rows, right=("keys", f"overlap@{k}", "CKA", "CKA (raw)", "Spearman")))
+    genres: dict[str, float] = {}
+    for p in report.pairs:
+        genres.update(p.genre_agreement)
+    if genres:
+        console().print(table(f"genre agreement@{k}: share of a key's neighbours with a genre in common",
+                              ["table", "genre agreement"], [[n, f"{g:.3f}"] for n, g in genres.items()],
+                              right=("genre agreement",)))
     maps = []
     for p in report.pairs:
         for src, dst, r2, per in ((p.a, p.b, p.r2_a_to_b, p.r2_per_dim_a_to_b), (p.b, p.a, p.r2_b_to_a, p.r2_per_dim_b_to_a)):

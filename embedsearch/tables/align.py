@@ -68,12 +68,17 @@ def align(a: Table, b: Table, keys: list[str] | None = None, maps: tuple[str, ..
         raise EmbedsearchError(f"--test-share must be between 0 and 1, got {test_share}")
     if k < 1:
         raise EmbedsearchError(f"-k must be at least 1, got {k}")
+    for key in keys or []:
+        a.row_of(key)  # an unknown key is refused now, not after the maps are fitted
     shared = shared_keys([a, b])
     used = shared[:max_keys]
-    n_test = int(round(len(used) * test_share))
-    if len(used) - n_test < 20 or n_test < 1:
+    if len(used) < 25:
         raise EmbedsearchError(f"tables {a.name!r} and {b.name!r} share {len(shared)} keys; aligning them needs at "
                                "least 25 (20 to fit the map on, some to test it)")
+    n_test = int(round(len(used) * test_share))
+    if n_test < 1 or len(used) - n_test < 20:
+        raise EmbedsearchError(f"--test-share {test_share:g} of {len(used)} keys holds out {n_test} and fits on "
+                               f"{len(used) - n_test}; it must hold out at least 1 and leave at least 20")
     xa = normalise(a.subset(used).vectors)  # (n, da)
     xb = normalise(b.subset(used).vectors)  # (n, db)
     order = np.random.default_rng(seed).permutation(len(used))

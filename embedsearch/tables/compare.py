@@ -159,6 +159,9 @@ def compare_tables(tables: list[Table], k: int = 10, max_keys: int = 3000,
                 f"tables {ta.name!r} and {tb.name!r} share {len(keys)} keys; comparing neighbours@{k} "
                 f"needs more than {k}" + (" (they have no keys in common)" if not keys else ""))
         used = keys[:max_keys]
+        if len(used) <= k + 5:
+            raise EmbedsearchError(f"--max-keys {max_keys} leaves {len(used)} of the {len(keys)} shared keys; "
+                                   f"comparing neighbours@{k} and fitting maps need more than {k + 5}")
         ua = normalise(ta.subset(used).vectors)  # (m, da)
         ub = normalise(tb.subset(used).vectors)  # (m, db)
         na, nb = knn(ua, k), knn(ub, k)

@@ -79,6 +79,7 @@ def parse_description(text: str, known_genres: list[str] | None = None) -> Movie
     if not title:
         raise EmbedsearchError(f"a new movie is 'Title (Year)|Genre|...', got {text!r}")
     out = []
+    known_genres = [k for k in known_genres or [] if k != "unknown"]  # no movie's text says "unknown"
     for g in filter(None, genres):
         if known_genres:
             match = [k for k in known_genres if k.casefold() == g.casefold()]
@@ -86,9 +87,12 @@ def parse_description(text: str, known_genres: list[str] | None = None) -> Movie
                 from embedsearch.errors import did_you_mean, suggest
 
                 raise EmbedsearchError(f"unknown genre {g!r} in {text!r}{did_you_mean(suggest(g, known_genres))} "
-                                       f"(the genres: {', '.join(k for k in known_genres if k != 'unknown')})")
+                                       f"(the genres: {', '.join(known_genres)})")
             g = match[0]
-        out.append(g)
+        if g not in out:
+            out.append(g)
+    if known_genres:  # the order u.item lists them in, as the table's own rows were written
+        out.sort(key=known_genres.index)
     return Movie(title, out)
 
 
