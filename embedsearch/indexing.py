@@ -248,6 +248,11 @@ def _build(name: str, paths: list[str] | None, home: Home, model: str | None, re
             f"index {name!r} was built with encoder {recorded['encoder']['name']!r}, not "
             f"{canonical_name(model)!r}; use --rebuild to re-embed everything, or another --name"
         )
+    built_from = ((recorded or {}).get("options") or {}).get("from_parquet")
+    if built_from:
+        raise EmbedsearchError(f"index {name!r} was built from the Parquet dataset {built_from}; update the dataset "
+                               f"with `embedsearch index PATHS --engine spark --out {built_from} --name {name}`, or "
+                               f"rebuild from it with `--from-parquet`")
     model = model or (recorded["encoder"]["name"] if recorded is not None else None)
     recorded_sources = recorded.get("sources") if recorded is not None else None
     sources = resolve_sources(name, recorded_sources if isinstance(recorded_sources, list) else None,

@@ -103,3 +103,55 @@ def test_malformed_ratings_and_torch_options_are_refused(tmp_path, cli):
     assert r.exit_code == 2 and "--lr belong to --engine torch" in r.output
     r = cli("--home", tmp_path / "home", "cf", "train", "--implicit", "--data", bad)
     assert r.exit_code == 2 and "--implicit belong to --engine spark" in r.output
+
+
+def test_index_on_spark_matches_a_local_index_and_rereads_only_changes(tmp_path, cli):
+    """Chunks encoded on Spark's executors make the same index as `index` here; a re-run
+    encodes only the chunks the dataset lacks; --from-parquet builds it on another home."""
+    import textwrap
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "geometry.py").write_text(textwrap.dedent('''
+        def circle_area(radius):
+            """Area of a circle of the given radius."""
+            return 3.14159 * radius * radius
+
+
+        def rectangle_area(width, height):
+            """Area of a rectangle."""
+            return width * height
+        '''))
+    (src / "notes.md").write_text("# Units\n\nAll lengths are in metres.\n\n# Rounding\n\nRound areas to cm².\n")
+    home, ds = tmp_path / "home", tmp_path / "dataset"
+    first = jsons(cli("--home", home, "index", src, "--name", "spark-geo", "--engine", "spark", "--out", ds,
+                      "--json"))[0]
+    assert first["chunks"] == first["embedded"] >= 4 and first["reused"] == 0 and (ds / "_embedsearch.json").exists()
+    cli("--home", home, "index", src, "--name", "local-geo")
+    q = "how big is a round shape"
+    spark_hits = jsons(cli("--home", home, "search", "spark-geo", q, "-k", "3", "--json"))
+    local_hits = jsons(cli("--home", home, "search", "local-geo", q, "-k", "3", "--json"))
+    assert [(h["path"], h["name"]) for h in spark_hits] == [(h["path"], h["name"]) for h in local_hits]
+    assert spark_hits[0]["name"] == "circle_area"
+    from embedsearch.store import Index
+
+    with Index(home, "spark-geo") as a, Index(home, "local-geo") as b:
+        order = lambda ix: {(i.path, i.start_line): n for n, i in enumerate(ix.items(list(range(ix.count))))}  # noqa: E731
+        oa, ob = order(a), order(b)
+        assert set(oa) == set(ob)
+        va, vb = np.asarray(a.vectors), np.asarray(b.vectors)
+        assert max(float(np.abs(va[oa[k]] - vb[ob[k]]).max()) for k in oa) < 1e-4
+    (src / "more.py").write_text('def triangle_area(base, height):\n    """Area of a triangle."""\n'
+                                 '    return base * height / 2\n')
+    again = jsons(cli("--home", home, "index", src, "--name", "spark-geo", "--engine", "spark", "--out", ds,
+                      "--json"))[0]
+    assert again["reused"] == first["chunks"] and again["embedded"] == again["chunks"] - first["chunks"] >= 1
+    elsewhere = tmp_path / "laptop"
+    built = jsons(cli("--home", elsewhere, "index", "--name", "geo", "--from-parquet", ds, "--json"))[0]
+    assert built["chunks"] == again["chunks"]
+    hits = jsons(cli("--home", elsewhere, "search", "geo", "area of a triangle", "-k", "1", "--json"))
+    assert hits[0]["name"] == "triangle_area"
+    r = cli("--home", elsewhere, "index", "--name", "geo")
+    assert r.exit_code == 1 and "built from the Parquet dataset" in r.output
+    r = cli("--home", elsewhere, "index", "--name", "x", "--from-parquet", src)
+    assert r.exit_code == 1 and "not a dataset written by" in r.output

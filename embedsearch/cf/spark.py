@@ -56,19 +56,10 @@ class SparkOptions:
 
 
 def session(master: str = "local[2]"):
-    """A SparkSession for this job, quiet on the console (no progress bars, errors only)."""
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError:
-        raise EmbedsearchError("--engine spark needs pyspark: pip install 'embedsearch[spark]' "
-                               "(and Java 17 on the PATH)") from None
-    spark = (SparkSession.builder.master(master).appName("embedsearch cf train")
-             .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
-             .config("spark.sql.shuffle.partitions", "8")
-             # a rating that is not a number becomes null (and is reported with its row), not a crash
-             .config("spark.sql.ansi.enabled", "false").getOrCreate())
-    spark.sparkContext.setLogLevel("ERROR")
-    return spark
+    """The job's SparkSession (embedsearch.spark.session)."""
+    from embedsearch.spark import session as spark_session
+
+    return spark_session(master, "embedsearch cf train")
 
 
 def _is_remote(path: str) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import click
 
-from embedsearch.cli.render import JSON_OPTION, console, json_lines, table
+from embedsearch.cli.render import JSON_OPTION, console, given_options, json_lines, table
 
 DEFAULT_NAME = "movielens"
 name_option = click.option("--name", default=DEFAULT_NAME, show_default=True, help="Saved model to use.")
@@ -70,8 +70,7 @@ def train_cmd(ctx, data, items, model_kind, factors, epochs, lr, wd, bias_wd, re
     if engine == "spark":
         return _train_spark(ctx, data, items, factors, epochs, reg, seed, y_range, split, valid_pct, folds, master,
                             implicit, alpha, name, as_json)
-    given = [f"--{p}" for p in ("master", "implicit", "alpha")
-             if ctx.get_parameter_source(p) == click.core.ParameterSource.COMMANDLINE]
+    given = given_options(ctx, "master", "implicit", "alpha")
     if given:
         raise click.UsageError(f"{', '.join(given)} belong to --engine spark")
     from embedsearch.cf.train import TrainOptions
@@ -110,12 +109,11 @@ def _train_spark(ctx, data, items, factors, epochs, reg, seed, y_range, split, v
                  alpha, name, as_json):
     from embedsearch.cf.spark import SparkOptions, train_spark
 
-    torch_only = [f"--{p.replace('_', '-')}" for p in ("model_kind", "lr", "wd", "bias_wd", "bs")
-                  if ctx.get_parameter_source(p) == click.core.ParameterSource.COMMANDLINE]
+    torch_only = given_options(ctx, "model_kind", "lr", "wd", "bias_wd", "bs")
     if torch_only:
-        raise click.UsageError(f"{', '.join(torch_only).replace('--model-kind', '--model')} belong to --engine torch; "
+        raise click.UsageError(f"{', '.join(torch_only)} belong to --engine torch; "
                                "Spark's ALS trains a dot-product model with --factors, --epochs, --reg")
-    if ctx.get_parameter_source("epochs") != click.core.ParameterSource.COMMANDLINE:
+    if not given_options(ctx, "epochs"):
         epochs = 10  # ALS converges in about ten alternations; the torch default (5 epochs) is another unit
     opts = SparkOptions(factors=factors, epochs=epochs, reg=0.1 if reg is None else reg, seed=seed, implicit=implicit,
                         alpha=alpha, y_range=tuple(y_range), master=master)

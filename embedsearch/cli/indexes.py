@@ -8,7 +8,8 @@ import os
 
 import click
 
-from embedsearch.cli.render import JSON_OPTION, console, human_bytes, json_lines, location, preview, progress_bar, table
+from embedsearch.cli.render import (JSON_OPTION, console, given_options, human_bytes, json_lines, location, preview,
+                                    progress_bar, table)
 from embedsearch.filters import KINDS, LANGUAGES, Filters
 
 K_OPTION = click.option("-k", "--top", "k", type=click.IntRange(min=1), default=10, show_default=True,
@@ -72,6 +73,36 @@ def _waiting(message: str) -> None:
     console(stderr=True).print(message + " ...")
 
 
+def _index_spark(ctx, paths, name, model, text_field, id_field, max_bytes, exclude, engine, out, master,
+                 from_parquet, wait, as_json):
+    """`index --engine spark` (encode on Spark, then build) and `index --from-parquet`."""
+    from embedsearch.spark import build_from_parquet, encode_corpus
+
+    unused = given_options(ctx, "add", "remove", "replace", "rebuild", "no_exclude")
+    if unused:
+        raise click.UsageError(f"{', '.join(unused)} work on local indexes; a Spark-built index is rebuilt from "
+                               "its dataset")
+    term = console()
+    if engine == "spark":
+        if from_parquet:
+            raise click.UsageError("give --engine spark with --out DATASET, or --from-parquet DATASET, not both")
+        if not out or not paths:
+            raise click.UsageError("--engine spark needs PATHS and --out DATASET (where the encoded chunks go)")
+        encoded = encode_corpus(ctx.obj["home"], list(paths), out, model, master, text_field or "text", id_field,
+                                max_bytes, list(exclude) or None)
+        if not as_json:
+            term.print(f"encoded on Spark ({master}): {encoded['files_read']} files read of {encoded['files_listed']}, "
+                       f"{encoded['chunks']} chunks, {encoded['embedded']} embedded, {encoded['reused']} reused "
+                       f"from the previous dataset, {encoded['seconds']:.1f} s -> {encoded['out']}")
+        from_parquet = encoded["out"]
+    built = build_from_parquet(ctx.obj["home"], name, from_parquet, wait=wait)
+    if as_json:
+        json_lines([{**(encoded if engine == "spark" else {}), **built}])
+        return
+    term.print(f"[bold]{name}[/]: {built['chunks']} chunks from {built['files']} files, built from "
+               f"{built['from_parquet']} in {built['seconds']:.1f} s")
+
+
 def _confirm(message: str) -> bool:
     """Ask before a run drops most of an index; refuse where nobody can answer."""
     import sys
@@ -101,11 +132,19 @@ def _confirm(message: str) -> bool:
                                                "patterns NAME was built with).")
 @click.option("--no-exclude", is_flag=True, help="Forget the --exclude patterns NAME was built with.")
 @click.option("--rebuild", is_flag=True, help="Re-embed everything instead of reusing unchanged chunks.")
+@click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True,
+              help="spark: chunk and encode PATHS on Spark into the Parquet dataset --out, then build NAME from it.")
+@click.option("--out", "out", type=click.Path(file_okay=False), default=None,
+              help="--engine spark: the Parquet dataset to write (a re-run encodes only chunks it lacks).")
+@click.option("--master", default="local[2]", show_default=True,
+              help="--engine spark: where Spark runs (local[N], spark://HOST:7077, yarn, k8s://...).")
+@click.option("--from-parquet", "from_parquet", type=click.Path(file_okay=False), default=None,
+              help="Build NAME from a dataset `--engine spark` wrote (no encoding here).")
 @WAIT_OPTION
 @JSON_OPTION
-@click.pass_obj
-def index_cmd(obj, paths, name, add, remove, replace, yes, model, text_field, id_field, max_bytes, exclude,
-              no_exclude, rebuild, wait, as_json):
+@click.pass_context
+def index_cmd(ctx, paths, name, add, remove, replace, yes, model, text_field, id_field, max_bytes, exclude,
+              no_exclude, rebuild, engine, out, master, from_parquet, wait, as_json):
     """Index code and text under PATHS as NAME (incremental when NAME exists).
 
     A new index holds PATHS. An existing one keeps its sources: with no PATHS (or the same
@@ -113,8 +152,14 @@ def index_cmd(obj, paths, name, add, remove, replace, yes, model, text_field, id
     --add and --remove change its sources; --replace makes PATHS its only ones."""
     from embedsearch.indexing import build_index
 
+    obj = ctx.obj
     if exclude and no_exclude:
         raise click.UsageError("give --exclude or --no-exclude, not both")
+    if engine == "spark" or from_parquet:
+        return _index_spark(ctx, paths, name, model, text_field, id_field, max_bytes, exclude, engine, out, master,
+                            from_parquet, wait, as_json)
+    if given_options(ctx, "out", "master"):
+        raise click.UsageError("--out and --master belong to --engine spark")
 
     with progress_bar("embedding") as progress:
         summary = build_index(name, list(paths) or None, obj["home"], model=model, text_field=text_field,

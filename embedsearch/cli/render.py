@@ -113,3 +113,16 @@ def human_bytes(n: int) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n} B"
+
+
+def given_options(ctx, *params: str) -> list[str]:
+    """The options among `params` (parameter names) that the command line gave, as the user
+    typed them (--bias-wd): for refusing options that do not apply to the chosen mode."""
+    import click
+
+    out = []
+    for p in params:
+        if ctx.get_parameter_source(p) == click.core.ParameterSource.COMMANDLINE:
+            opt = next((o for o in ctx.command.params if o.name == p), None)
+            out.append(max(opt.opts, key=len) if opt is not None else f"--{p.replace('_', '-')}")
+    return out
