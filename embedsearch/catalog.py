@@ -19,6 +19,8 @@ def list_entries(home: Home | Path | str) -> list[dict]:
         except EmbedsearchError as exc:
             out.append({"name": name, "kind": "damaged", "error": str(exc)})
             continue
+        if m.get("shard_of"):
+            continue  # listed as part of its sharded index
         out.append({"name": name, "kind": m.get("kind", "?"), "items": m.get("count", m.get("n_items")),
                     "encoder": (m.get("encoder") or {}).get("name", ""), "updated": m.get("updated", "")})
     return out
@@ -36,9 +38,10 @@ def describe(home: Home | Path | str, name: str) -> dict:
         "generation": m.get("generation"),
         "created": m.get("created"),
         "updated": m.get("updated"),
-        "bytes_on_disk": folder_bytes(home.folder(name)),
+        "bytes_on_disk": folder_bytes(home.folder(name)) + sum(
+            folder_bytes(home.folder(s)) for s in m.get("shards") or {} if home.folder(s).is_dir()),
     }
-    for key in ("encoder", "hnsw", "sources", "options"):
+    for key in ("encoder", "hnsw", "sources", "options", "shards"):
         if key in m:
             info[key] = m[key]
     last = m.get("last_run") or {}

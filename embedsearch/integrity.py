@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from embedsearch.errors import EmbedsearchError, UnknownName, unknown
+from embedsearch.shards import is_sharded, shards
 from embedsearch.home import MANIFEST, Home
 from embedsearch.store import sha256_file, write_generation
 
@@ -44,6 +45,8 @@ def check(home: Home | Path | str, name: str, recall: bool = False, sample: int 
     from embedsearch.ann import exact_query, hnsw_query, load_hnsw
 
     home = Home.of(home)
+    if is_sharded(home, name):
+        return _check_shards(home, name, recall, sample, k)
     report = CheckReport(name)
     manifest = _manifest_or_none(home, name, report)
     if manifest is None:
@@ -114,11 +117,32 @@ def held_out_queries(vectors: np.ndarray, sample: int, seed: int = 0) -> np.ndar
     return normalise(rows + vectors[nearest[:, 1]])
 
 
+def _check_shards(home: Home, name: str, recall: bool, sample: int, k: int) -> CheckReport:
+    """A sharded index is whole when the set is consistent and every shard checks out."""
+    report = CheckReport(name)
+    try:
+        names = shards(home, name)
+    except EmbedsearchError as exc:
+        report.problems.append(str(exc))
+        return report
+    items = 0
+    for shard in names:
+        part = check(home, shard, recall, sample, k)
+        report.problems += [f"shard {shard}: {p}" for p in part.problems]
+        items += int(part.facts.get("items") or 0)
+    report.facts.update(shards=len(names), items=items, generation=home.manifest(name).get("generation"))
+    return report
+
+
 def repair(home: Home | Path | str, name: str, wait: float = 0.0,
            on_wait: Callable[[str], None] | None = None) -> dict:
     """Write a new, whole generation from whatever is intact; returns what was done. Under
-    the writer's lock (waiting up to `wait` seconds for a running writer)."""
+    the writer's lock (waiting up to `wait` seconds for a running writer). A sharded index
+    is repaired shard by shard."""
     home = Home.of(home)
+    if is_sharded(home, name):
+        recorded = list(home.manifest(name).get("shards") or {})
+        return {"shards": {shard: repair(home, shard, wait, on_wait) for shard in recorded}}
     folder = home.folder(name)
     if not folder.is_dir() and not wait:
         raise unknown("index", name, home.names())

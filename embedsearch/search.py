@@ -21,6 +21,7 @@ from embedsearch.representation import clean_query, lexical_query
 from embedsearch.rerank import POOL as RERANK_POOL
 from embedsearch.rerank import Candidate
 from embedsearch.rerank import rerank as rerank_candidates
+from embedsearch.shards import is_sharded, shards
 from embedsearch.store import Index, Item
 
 POOL = 100  # candidates taken from each ranking before fusing and folding
@@ -186,12 +187,26 @@ def search(home: Home | Path | str, name: str, queries: list[str] | str, k: int 
     fit on code: records and prose keep the fused order), False never, True always."""
     queries = _clean_queries(queries)
     _check_k(k)
+    home = Home.of(home)
+    if is_sharded(home, name):
+        return _merged([search(home, shard, queries, k, exact, model, lexical_weight, explain, filters, rerank)
+                        for shard in shards(home, name)], k)
     index = Index(home, name)
     try:
         return search_index(index, query_encoder(index, model), queries, k, exact, lexical_weight, explain, filters,
                             rerank)
     finally:
         index.close()
+
+
+def _merged(per_shard: list[list[list[Hit]]], k: int) -> list[list[Hit]]:
+    """Each query's hits from every shard, merged by score into one top k (ranks renumbered;
+    ties keep shard order): with dense scores, exactly one index's answer over the same vectors."""
+    out = []
+    for q in range(len(per_shard[0])):
+        hits = sorted((h for shard in per_shard for h in shard[q]), key=lambda h: -h.score)[:k]
+        out.append([replace(h, rank=r) for r, h in enumerate(hits, 1)])
+    return out
 
 
 def _clean_queries(queries: list[str] | str) -> list[str]:
@@ -268,11 +283,44 @@ def similar(home: Home | Path | str, name: str, path: str | None = None, line: i
     passing `filters`. The chunk itself is left out of its own answer."""
     if sum(x is not None for x in (path, text, item_id)) != 1:
         raise EmbedsearchError("give one of --path FILE --line N, --id N, or --text SNIPPET")
+    home = Home.of(home)
+    if is_sharded(home, name):
+        return _similar_sharded(home, name, path, line, text, k, exact, filters, item_id)
     index = Index(home, name)
     try:
         return similar_in(index, path, line, text, k, exact, filters, item_id)
     finally:
         index.close()
+
+
+def _similar_sharded(home: Home, name: str, path, line, text, k, exact, filters, item_id):
+    """`similar` over every shard: the chunk (found in the shard holding it) or the snippet
+    as one vector, the shards' nearest merged by cosine."""
+    if item_id is not None:
+        raise EmbedsearchError(f"{name!r} is sharded and ids are per shard: give --path FILE --line N or --text")
+    opened = [Index(home, shard) for shard in shards(home, name)]
+    try:
+        item, vector, exclude = None, None, (None, None)
+        if text is not None:
+            if not text.strip():
+                raise EmbedsearchError("empty snippet")
+            vector = query_encoder(opened[0]).encode([text])
+        else:
+            full = str(Path(path).expanduser().absolute())
+            for n, ix in enumerate(opened):
+                found = ix.item_at(full, line or 1) if ix.has_path(full) else None
+                if found is not None:
+                    item = _hit(0, 1.0, 1.0, found, ix.manifest.get("sources", []))
+                    vector, exclude = np.asarray(ix.vectors[found.id])[None, :], (n, found.id)
+                    break
+            if item is None:
+                raise EmbedsearchError(f"no indexed chunk of {path} contains line {line} in {name!r}")
+        per_shard = [[nearest(ix, vector, k, exact, exclude={exclude[1]} if exclude[0] == n else None,
+                              filters=filters)[0]] for n, ix in enumerate(opened)]
+        return item, _merged(per_shard, k)[0]
+    finally:
+        for ix in opened:
+            ix.close()
 
 
 def similar_in(index: Index, path: str | None = None, line: int | None = None, text: str | None = None,

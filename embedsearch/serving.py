@@ -133,9 +133,13 @@ class Workspace:
     def search(self, name: str, query: str, k: int = 10, exact: bool = False, lexical_weight: float | None = None,
                rerank: bool | None = None, explain: bool = False, filters: Filters = Filters()) -> Answer:
         """Hits for one query (search.search_index on the kept index and encoder)."""
-        from embedsearch.search import search_index
+        from embedsearch.search import search, search_index
+        from embedsearch.shards import is_sharded
 
         check_k(k)
+        if is_sharded(self.home, name):  # each shard opened per request: a sharded index is for batch sizes
+            hits = search(self.home, name, [query], k, exact, None, lexical_weight, explain, filters, rerank)[0]
+            return Answer(name, int(self.home.manifest(name)["generation"]), None, hits)
         ix = self.index(name)
         hits = search_index(ix, self.encoder(ix), [query], k, exact, lexical_weight, explain, filters, rerank)[0]
         return Answer(name, int(ix.manifest["generation"]), None, hits)

@@ -206,9 +206,10 @@ def _sidecar(folder: Path) -> dict | None:
         return None
 
 
-def build_from_parquet(home: Home | Path | str, name: str, dataset: str, wait: float = 0.0) -> dict:
+def build_from_parquet(home: Home | Path | str, name: str, dataset: str, wait: float = 0.0, shards: int = 1) -> dict:
     """An ordinary index NAME from a dataset `encode_corpus` wrote (vectors as stored, no
-    encoder run), committed like any index generation; returns what was done."""
+    encoder run), committed like any index generation, or with `shards` > 1 that many
+    ordinary indexes under NAME (shards.py); returns what was done."""
     import pyarrow.parquet as pq
 
     from embedsearch.ann import HnswParams
@@ -239,11 +240,17 @@ def build_from_parquet(home: Home | Path | str, name: str, dataset: str, wait: f
                     cols["text"], cols["meta"]))
     manifest = {"kind": "code", "encoder": meta["encoder"], "sources": meta.get("sources", []),
                 "options": {**meta.get("options", {}), "from_parquet": str(folder)}}
-    with home.lock(name, wait=wait):
-        existing = home.peek(name)
-        if existing is not None and existing.get("kind") not in (None, "code"):
-            raise EmbedsearchError(f"{name!r} is a {existing.get('kind')} model in {home}, not an index")
-        write_generation(home, name, manifest, vectors, rows, HnswParams(),
-                         based_on=manifest_generation(home.folder(name)))
-    return {"name": name, "from_parquet": str(folder), "chunks": n, "dim": dim,
+    if shards > 1:
+        from embedsearch.shards import write_sharded
+
+        write_sharded(home, name, manifest, vectors, rows, shards, HnswParams(), wait=wait)
+    else:
+        with home.lock(name, wait=wait):
+            existing = home.peek(name)
+            if existing is not None and existing.get("kind") not in (None, "code"):
+                raise EmbedsearchError(f"{name!r} is a {existing.get('kind')} entry in {home}, not an index; "
+                                       "choose another --name")
+            write_generation(home, name, manifest, vectors, rows, HnswParams(),
+                             based_on=manifest_generation(home.folder(name)))
+    return {"name": name, "from_parquet": str(folder), "chunks": n, "dim": dim, "shards": shards,
             "files": len(set(cols["path"])), "seconds": time.perf_counter() - started}

@@ -385,6 +385,15 @@ def remove_index(home: Home | Path | str, name: str, wait: float = 0.0,
                                "remove the link itself if that is what you want")
     if not folder.is_dir() and not wait:
         read_manifest(home, name, kind=None)  # the unknown-name error, with close matches
+    if (home.peek(name) or {}).get("kind") == "sharded":  # shards.py: the set's manifest goes first, then each shard
+        shard_list = list((home.peek(name) or {}).get("shards") or {})
+        with home.lock(name, wait=wait, on_wait=on_wait):
+            (folder / MANIFEST).unlink(missing_ok=True)
+            shutil.rmtree(folder)
+        for shard in shard_list:
+            if home.folder(shard).is_dir():
+                remove_index(home, shard, wait=wait, on_wait=on_wait)
+        return
     with home.lock(name, wait=wait, on_wait=on_wait):  # (waiting, an index's first build may be under way)
         try:  # under the lock: a writer we waited for may have changed it
             read_manifest(home, name, kind=None)

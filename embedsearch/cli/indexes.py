@@ -74,7 +74,7 @@ def _waiting(message: str) -> None:
 
 
 def _index_spark(ctx, paths, name, model, text_field, id_field, max_bytes, exclude, engine, out, master,
-                 from_parquet, wait, as_json):
+                 from_parquet, shards, wait, as_json):
     """`index --engine spark` (encode on Spark, then build) and `index --from-parquet`."""
     from embedsearch.spark import build_from_parquet, encode_corpus
 
@@ -95,11 +95,12 @@ def _index_spark(ctx, paths, name, model, text_field, id_field, max_bytes, exclu
                        f"{encoded['chunks']} chunks, {encoded['embedded']} embedded, {encoded['reused']} reused "
                        f"from the previous dataset, {encoded['seconds']:.1f} s -> {encoded['out']}")
         from_parquet = encoded["out"]
-    built = build_from_parquet(ctx.obj["home"], name, from_parquet, wait=wait)
+    built = build_from_parquet(ctx.obj["home"], name, from_parquet, wait=wait, shards=shards)
     if as_json:
         json_lines([{**(encoded if engine == "spark" else {}), **built}])
         return
-    term.print(f"[bold]{name}[/]: {built['chunks']} chunks from {built['files']} files, built from "
+    split = f" in {shards} shards" if shards > 1 else ""
+    term.print(f"[bold]{name}[/]: {built['chunks']} chunks from {built['files']} files{split}, built from "
                f"{built['from_parquet']} in {built['seconds']:.1f} s")
 
 
@@ -140,11 +141,14 @@ def _confirm(message: str) -> bool:
               help="--engine spark: where Spark runs (local[N], spark://HOST:7077, yarn, k8s://...).")
 @click.option("--from-parquet", "from_parquet", type=click.Path(file_okay=False), default=None,
               help="Build NAME from a dataset `--engine spark` wrote (no encoding here).")
+@click.option("--shards", type=click.IntRange(min=1), default=1, show_default=True,
+              help="With --engine spark or --from-parquet: split NAME into this many ordinary indexes "
+                   "(by a hash of each chunk's id); search merges their answers.")
 @WAIT_OPTION
 @JSON_OPTION
 @click.pass_context
 def index_cmd(ctx, paths, name, add, remove, replace, yes, model, text_field, id_field, max_bytes, exclude,
-              no_exclude, rebuild, engine, out, master, from_parquet, wait, as_json):
+              no_exclude, rebuild, engine, out, master, from_parquet, shards, wait, as_json):
     """Index code and text under PATHS as NAME (incremental when NAME exists).
 
     A new index holds PATHS. An existing one keeps its sources: with no PATHS (or the same
@@ -157,9 +161,9 @@ def index_cmd(ctx, paths, name, add, remove, replace, yes, model, text_field, id
         raise click.UsageError("give --exclude or --no-exclude, not both")
     if engine == "spark" or from_parquet:
         return _index_spark(ctx, paths, name, model, text_field, id_field, max_bytes, exclude, engine, out, master,
-                            from_parquet, wait, as_json)
-    if given_options(ctx, "out", "master"):
-        raise click.UsageError("--out and --master belong to --engine spark")
+                            from_parquet, shards, wait, as_json)
+    if given_options(ctx, "out", "master", "shards"):
+        raise click.UsageError("--out, --master and --shards belong to --engine spark and --from-parquet")
 
     with progress_bar("embedding") as progress:
         summary = build_index(name, list(paths) or None, obj["home"], model=model, text_field=text_field,
