@@ -18,6 +18,9 @@ import urllib.request
 import numpy as np
 import pytest
 
+from tests.conftest import SHARED_DATA
+
+ML100K = SHARED_DATA / "ml-100k"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 if CHROMIUM is None and not os.environ.get("CI"):
     pytest.skip("no system Chromium (apt-get install chromium; .ci/run does)", allow_module_level=True)
@@ -50,6 +53,14 @@ def server(stdlib_index, tmp_path_factory):
     labels = {k: ["short" if len(k) <= 4 else "long"] for k in keys}
     register_derived(home, "words-a", keys, rows, "glove rows", labels, {"n": 600})
     register_derived(home, "words-b", keys, (rows @ q).astype(np.float32), "rotated glove rows", labels, {"n": 600})
+    # a CF model (one short epoch) and 300 of its movies through the sentence encoder, for the compare view
+    from embedsearch.cf.train import TrainOptions
+    from embedsearch.cf.workflow import TrainRequest, train_and_save
+    from embedsearch.tables.compare import build_movie_tables
+
+    train_and_save(home, TrainRequest(data=str(ML100K), name="ml",
+                                      options=TrainOptions(epochs=1, bs=1024, factors=16, lr=0.01)))
+    build_movie_tables(home, ML100K, limit=300)
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "embedsearch", "--home", str(home), "serve", "--port", str(port)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"})
@@ -125,14 +136,39 @@ def test_table_map_draws_and_clicking_a_point_lists_its_neighbours(page, server)
     assert [s.rsplit(" (", 1)[0] for s in shown] == [n["key"] for n in expected]
 
 
+def test_compare_view_highlights_a_movies_neighbours_in_both_maps(page, tmp_path):
+    """CF item factors beside the movies through the sentence encoder: pick a movie, and its
+    neighbours in each space are ringed in both maps."""
+    page.click("nav [data-tab=compare]")
+    page.select_option("#cmp-a", "ml-items")
+    page.select_option("#cmp-b", "movies-minilm")
+    page.fill("#cmp-key", "Toy Story (1995)")
+    page.click("#compare-form button[type=submit]")
+    page.wait_for_selector("#cmp-selected strong")
+    assert page.inner_text("#cmp-selected strong") == "Toy Story (1995)"
+    assert "300 shared keys" in page.inner_text("#cmp-figures")
+    marked = page.evaluate("[plotA.selected, plotB.selected, plotA.marks.size, plotB.marks.size, "
+                           "comparison.a.neighbours[plotA.selected], comparison.b.neighbours[plotA.selected]]")
+    assert marked[0] == marked[1] and marked[0] == page.evaluate("comparison.keys.indexOf('Toy Story (1995)')")
+    union = set(marked[4]) | set(marked[5])
+    assert marked[2] == marked[3] == len(union)  # every neighbour, of either space, ringed in both maps
+    # the rings are drawn: pixels around a neighbour in map A are the neighbour colours, not the background
+    j = marked[4][0]
+    colour = page.evaluate(f"""() => {{ const c = document.getElementById('cmp-canvas-a');
+        const x = Math.round(plotA.px[{j}] + 5), y = Math.round(plotA.py[{j}]);
+        return Array.from(c.getContext('2d').getImageData(x - 1, y - 1, 3, 3).data); }}""")
+    assert any(colour[i] > 150 and colour[i + 2] < 100 for i in range(0, len(colour), 4))  # orange or purple-ish
+    page.screenshot(path=str(tmp_path / "compare.png"))
+    assert (tmp_path / "compare.png").stat().st_size > 10_000
+
+
 def test_compare_view_links_the_selection_in_both_maps(page):
     page.click("nav [data-tab=compare]")
     page.select_option("#cmp-a", "words-a")
     page.select_option("#cmp-b", "words-b")
     page.click("#compare-form button[type=submit]")
-    page.wait_for_function("document.getElementById('cmp-figures').textContent.includes('overlap@10')")
-    figures = page.inner_text("#cmp-figures")
-    assert "600 shared keys" in figures and "R²" in figures
+    page.wait_for_function("document.getElementById('cmp-figures').textContent.includes('600 shared keys')")
+    assert "R²" in page.inner_text("#cmp-figures") and "overlap@10" in page.inner_text("#cmp-figures")
     x, y = page.evaluate("[plotB.px[5], plotB.py[5]]")
     box = page.locator("#cmp-canvas-b").bounding_box()
     scale = box["width"] / page.evaluate("document.getElementById('cmp-canvas-b').width")

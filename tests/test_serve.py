@@ -55,6 +55,16 @@ def test_page_and_static_assets_only(client):
         assert r.status_code == 404 and "error" in r.json()
 
 
+def test_indexes_and_info(client, stdlib_index):
+    home, name, _ = stdlib_index
+    listed = client.get("/api/indexes").json()["indexes"]
+    assert [e["name"] for e in listed] == [name] and listed[0]["kind"] == "code" and listed[0]["items"] > 100
+    info = client.get(f"/api/info/{name}").json()
+    assert info["items"] == listed[0]["items"] and info["generation"] >= 1 and info["sources"]
+    r = client.get("/api/info/stdlb")
+    assert r.status_code == 404 and "did you mean 'stdlib'" in r.json()["error"]
+
+
 def test_search_as_the_cli_answers(client, stdlib_index, cli):
     home, name, _ = stdlib_index
     r = client.post("/api/search", json={"index": name, "query": "serialize an object to a JSON formatted string",
