@@ -45,10 +45,17 @@ def session(master: str = "local[2]", app: str = "embedsearch"):
     except ImportError:
         raise EmbedsearchError("the Spark engine needs pyspark: pip install 'embedsearch[spark]' "
                                "(and Java 17 on the PATH)") from None
-    spark = (SparkSession.builder.master(master).appName(app)
-             .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
-             .config("spark.sql.shuffle.partitions", "8")
-             .config("spark.sql.ansi.enabled", "false").getOrCreate())
+    try:
+        spark = (SparkSession.builder.master(master).appName(app)
+                 .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+                 .config("spark.sql.shuffle.partitions", "8")
+                 .config("spark.sql.ansi.enabled", "false").getOrCreate())
+    except Exception as exc:  # pyspark raises its own runtime errors when the JVM cannot start
+        if "JAVA_GATEWAY_EXITED" in str(exc) or "Java gateway" in str(exc) or "JAVA_HOME" in str(exc):
+            raise EmbedsearchError("Spark could not start Java: install Java 17 and put it on the PATH "
+                                   "(or set JAVA_HOME)") from None
+        raise EmbedsearchError(f"Spark could not start at {master!r}: {type(exc).__name__}: "
+                               f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
     spark.sparkContext.setLogLevel("ERROR")
     return spark
 

@@ -103,6 +103,25 @@ def test_malformed_ratings_and_torch_options_are_refused(tmp_path, cli):
     assert r.exit_code == 2 and "--lr belong to --engine torch" in r.output
     r = cli("--home", tmp_path / "home", "cf", "train", "--implicit", "--data", bad)
     assert r.exit_code == 2 and "--implicit belong to --engine spark" in r.output
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"userId": [1, 2], "movieId": [3, 4], "stars": [4.0, 5.0]}), tmp_path / "r.parquet")
+    r = cli("--home", tmp_path / "home", "cf", "train", "--engine", "spark", "--data", tmp_path / "r.parquet")
+    assert r.exit_code == 1 and "needs columns user, item and rating" in r.output and "userId" in r.output
+
+
+def test_no_java_is_one_line(tmp_path):
+    """JAVA_HOME naming no Java (Spark's launcher takes it over the PATH): one line, no traceback."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "JAVA_HOME": str(tmp_path / "no-java")}
+    r = subprocess.run([sys.executable, "-m", "embedsearch", "--home", str(tmp_path / "home"), "cf", "train",
+                        "--engine", "spark", "--data", str(ML100K)], env=env, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 1 and "Spark could not start Java" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_index_on_spark_matches_a_local_index_and_rereads_only_changes(tmp_path, cli):
