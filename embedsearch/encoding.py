@@ -17,7 +17,7 @@ from embedsearch.home import Home
 
 
 def resolve_encoder(home: Home | Path | str | None, model: str | None = None, built: dict | None = None, *,
-                    for_queries: bool = False, index_name: str = "") -> Encoder:
+                    for_queries: bool = False, index_name: str = "", long_lived: bool = False) -> Encoder:
     """The encoder for `model`, or for the index whose manifest entry is `built`.
 
     For queries (`for_queries`) it must be exactly the one that built the index: another
@@ -26,7 +26,9 @@ def resolve_encoder(home: Home | Path | str | None, model: str | None = None, bu
     cached export answer without loading torch; other weights just mean nothing is reused.
     Without a cached export, a model that can be exported is exported once into the home's
     cache (`onnx_encoder.try_export`): indexing then embeds with the export (faster on CPU),
-    queries use the loaded model this time and the export from the next one on."""
+    queries use the loaded model this time and the export from the next one on. A
+    `long_lived` query encoder (a server's) is the export prepared as for indexing: its
+    weights repacked once, each query then about twice as fast (bench/README.md)."""
     from embedsearch.onnx_encoder import cached_encoder, try_export
 
     name = canonical_name(model or (built or {}).get("name"))
@@ -35,7 +37,7 @@ def resolve_encoder(home: Home | Path | str | None, model: str | None = None, bu
                                f"queries with {name!r} would not be comparable")
     same = built is not None and name == built["name"]
     if home is not None and same:
-        fast = cached_encoder(home, built, bulk=not for_queries)
+        fast = cached_encoder(home, built, bulk=not for_queries or long_lived)
         if fast is not None:
             return fast
     encoder = get_encoder(name)

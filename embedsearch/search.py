@@ -76,11 +76,13 @@ def display_path(path: str, sources: list[str] = ()) -> str:
     return path
 
 
-def query_encoder(index: Index, model: str | None = None):
-    """The encoder that built `index`, refusing any other."""
+def query_encoder(index: Index, model: str | None = None, long_lived: bool = False):
+    """The encoder that built `index`, refusing any other. `long_lived` (a server) prepares
+    the encoder for many queries: slower to load, each query faster."""
     from embedsearch.encoding import resolve_encoder
 
-    return resolve_encoder(index.home, model, index.manifest["encoder"], for_queries=True, index_name=index.name)
+    return resolve_encoder(index.home, model, index.manifest["encoder"], for_queries=True, index_name=index.name,
+                           long_lived=long_lived)
 
 
 def nearest(index: Index, vectors: np.ndarray, k: int, exact: bool = False,

@@ -12,6 +12,7 @@ from one thread at a time (the server runs all calls on one worker thread).
 
 from __future__ import annotations
 
+import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,7 +75,7 @@ class Workspace:
         built = index.manifest["encoder"]
         key = (built["name"], built.get("digest"))
         if key not in self._encoders:
-            self._encoders[key] = query_encoder(index)
+            self._encoders[key] = query_encoder(index, long_lived=True)
         return self._encoders[key]
 
     def _stamp(self, name: str) -> tuple:
@@ -106,6 +107,19 @@ class Workspace:
                 self._derived.clear()
             self._derived[key] = make()
         return self._derived[key]
+
+    def warm(self) -> None:
+        """Load now what the first requests would: each index's query encoder, and torch when
+        the home has a CF model (its tables load weights with it). Errors are left for the
+        request that meets them."""
+        for entry in self.indexes():
+            try:
+                if entry.get("kind") in ("code", "text"):
+                    self.encoder(self.index(entry["name"]))
+                elif entry.get("kind") == "cf":
+                    importlib.import_module("torch")
+            except Exception:  # a damaged index answers its own requests with the error
+                continue
 
     def close(self) -> None:
         for ix in self._indexes.values():

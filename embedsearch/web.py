@@ -14,6 +14,7 @@ the fastest way through a burst.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from pathlib import Path
@@ -87,11 +88,15 @@ def _flag(body: dict, key: str) -> bool:
     return value
 
 
-def hit_json(hit) -> dict:
-    """A hit as the CLI's --json writes it, plus its location and its text highlighted."""
+def hit_json(hit, highlight: bool = False) -> dict:
+    """A hit as the CLI's --json writes it, plus its location, and with `highlight` its text
+    as coloured HTML (what the page shows; pygments takes about 2 ms a hit, so only on request)."""
     from embedsearch.serving import highlighted, location
 
-    return {**hit.as_dict(), "location": location(hit), "html": highlighted(hit.path, hit.text)}
+    out = {**hit.as_dict(), "location": location(hit)}
+    if highlight:
+        out["html"] = highlighted(hit.path, hit.text)
+    return out
 
 
 def create_app(home: Home | str | None = None):
@@ -179,8 +184,9 @@ def create_app(home: Home | str | None = None):
         answer = await call(workspace.search, name, query, _field(body, "k", int, 10),
                             _flag(body, "exact"), 0.0 if dense else weight, rerank, _flag(body, "explain"),
                             _filters(body))
+        colour = _flag(body, "highlight")
         return {"index": name, "generation": answer.generation, "query": query,
-                "results": [hit_json(h) for h in answer.hits]}
+                "results": [hit_json(h, colour) for h in answer.hits]}
 
     async def similar(request):
         body = await body_of(request) if request.method == "POST" else params(request)
@@ -188,9 +194,10 @@ def create_app(home: Home | str | None = None):
         answer = await call(workspace.similar, name, _field(body, "id", int), _field(body, "path", str),
                             _field(body, "line", int), _field(body, "text", str), _field(body, "k", int, 10),
                             _flag(body, "exact"), _filters(body))
+        colour = _flag(body, "highlight")
         return {"index": name, "generation": answer.generation,
-                "item": hit_json(answer.item) if answer.item else None,
-                "results": [hit_json(h) for h in answer.hits]}
+                "item": hit_json(answer.item, colour) if answer.item else None,
+                "results": [hit_json(h, colour) for h in answer.hits]}
 
     async def neighbours(request):
         p = params(request)
@@ -236,7 +243,9 @@ def create_app(home: Home | str | None = None):
     ]
     @contextlib.asynccontextmanager
     async def lifespan(app):
+        warming = asyncio.ensure_future(call(workspace.warm))  # the first request need not pay for it
         yield
+        warming.cancel()
         await call(workspace.close)  # on the thread that opened the indexes
         worker.shutdown()
 

@@ -68,7 +68,7 @@ def test_indexes_and_info(client, stdlib_index):
 def test_search_as_the_cli_answers(client, stdlib_index, cli):
     home, name, _ = stdlib_index
     r = client.post("/api/search", json={"index": name, "query": "serialize an object to a JSON formatted string",
-                                         "k": 5})
+                                         "k": 5, "highlight": True})
     assert r.status_code == 200
     body = r.json()
     cli_hits = [json.loads(line) for line in
@@ -84,6 +84,7 @@ def test_search_as_the_cli_answers(client, stdlib_index, cli):
                                           "kind": ["function"], "glob": ["shutil.py"]})
     assert g.status_code == 200 and g.json()["results"]
     assert all(h["kind"] == "function" and h["path"].endswith("shutil.py") for h in g.json()["results"])
+    assert "html" not in g.json()["results"][0]  # coloured only when asked: it costs more than the search
     dense = client.post("/api/search", json={"index": name, "query": "copy a directory tree", "dense": True,
                                              "explain": True, "k": 2}).json()["results"]
     assert dense and all(h["score"] == h["cosine"] for h in dense)

@@ -34,7 +34,7 @@ document.querySelectorAll("nav .tab").forEach((button) => button.addEventListene
 // ------------------------------------------------------------------ search
 
 function searchBody() {
-  const body = { index: $("index").value, query: $("query").value, k: Number($("k").value) || 10 };
+  const body = { index: $("index").value, query: $("query").value, k: Number($("k").value) || 10, highlight: true };
   const list = (v) => v.split(",").map((s) => s.trim()).filter(Boolean);
   if ($("glob").value.trim()) body.glob = list($("glob").value);
   if ($("kind").value) body.kind = [$("kind").value];
