@@ -23,7 +23,7 @@ INSTRUCTIONS = (
 
 
 def _hit(hit, with_text: bool = True) -> dict:
-    out = {"rank": hit.rank, "score": hit.score, "path": hit.path, "start_line": hit.start_line,
+    out = {"rank": hit.rank, "score": round(hit.score, 4), "path": hit.path, "start_line": hit.start_line,
            "end_line": hit.end_line, "name": hit.name, "kind": hit.kind, "id": hit.id}
     if with_text:
         out["text"] = hit.text

@@ -52,7 +52,9 @@ class Hit:
     via: str | None = None  # the nested function whose match ranked this one (see fold_nested)
 
     def as_dict(self) -> dict:
+        """The hit for JSON, scores to 4 decimals (a hit keeps them whole, so shards merge exactly)."""
         d = asdict(self)
+        d["score"], d["cosine"] = round(self.score, 4), round(self.cosine, 4)
         for key in ("explain", "via"):
             if d[key] is None:
                 del d[key]
@@ -355,5 +357,5 @@ def similar_in(index: Index, path: str | None = None, line: int | None = None, t
 
 
 def _hit(rank: int, score: float, cosine: float, item: Item, sources: list[str]) -> Hit:
-    return Hit(rank, round(score, 4), item.id, item.path, item.start_line, item.end_line,
-               item.kind, item.name, item.text, item.meta, display_path(item.path, sources), round(cosine, 4))
+    return Hit(rank, float(score), item.id, item.path, item.start_line, item.end_line,
+               item.kind, item.name, item.text, item.meta, display_path(item.path, sources), float(cosine))

@@ -3,8 +3,10 @@
     HOME/NAME/manifest.json          {"kind": "sharded", "shards": {SHARD: generation, ...}}
     HOME/NAME.shard-0-of-N/ ...      ordinary indexes (store.py), each marked "shard_of": NAME
 
-A chunk goes to the shard its id (path, lines, kind, name) hashes to, so the split does not
-depend on the order rows arrive in. `search` asks every shard for its top k and merges them
+A chunk goes to the shard its file's path hashes to: the split does not depend on the order
+rows arrive in, and a file's chunks stay together, so a nested function still folds into
+the function around it (search.fold_nested looks within one index) and a sharded answer is
+the one index's answer. `search` asks every shard for its top k and merges them
 by score (search.py): with dense scores that is exactly the answer one index over the same
 vectors gives. `check` and `repair` work shard by shard. The parent manifest records each
 shard's generation when the set was written; a shard found at another generation (a
@@ -34,8 +36,8 @@ def shard_names(name: str, n: int) -> list[str]:
 
 
 def shard_of(row: tuple, n: int) -> int:
-    """The shard of an item row (path, start_line, end_line, kind, name, ...): a hash of its id."""
-    key = "\0".join(str(x) for x in row[:5]).encode("utf-8", "surrogatepass")
+    """The shard of an item row (path, start_line, ...): a hash of its file's path."""
+    key = str(row[0]).encode("utf-8", "surrogatepass")
     return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") % n
 
 

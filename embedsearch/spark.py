@@ -107,7 +107,9 @@ def _encoder_on_executor(folder: str):
         from embedsearch.onnx_encoder import META_FILE, OnnxEncoder
 
         meta = json.loads((Path(folder) / META_FILE).read_text())
-        _ENCODERS[folder] = OnnxEncoder(Path(folder), meta, bulk=True)
+        # one thread: Spark runs a task per core, so a task's encoder using every core would
+        # oversubscribe the machine as soon as two tasks share it (local[2] ran slower than local[1])
+        _ENCODERS[folder] = OnnxEncoder(Path(folder), meta, threads=1, bulk=True)
     return _ENCODERS[folder]
 
 

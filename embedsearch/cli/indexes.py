@@ -143,7 +143,7 @@ def _confirm(message: str) -> bool:
               help="Build NAME from a dataset `--engine spark` wrote (no encoding here).")
 @click.option("--shards", type=click.IntRange(min=1), default=1, show_default=True,
               help="With --engine spark or --from-parquet: split NAME into this many ordinary indexes "
-                   "(by a hash of each chunk's id); search merges their answers.")
+                   "(by a hash of each file's path); search merges their answers.")
 @WAIT_OPTION
 @JSON_OPTION
 @click.pass_context
