@@ -155,8 +155,9 @@ def candidates(index: Index, query: str, vector: np.ndarray, pool: int, weight: 
                exact: bool, allowed: np.ndarray | None = None) -> list[Candidate]:
     """The `pool` best of each ranking (dense, and BM25 unless `weight` is 0), best first by
     cosine + weight × BM25/best. A lexical candidate the dense search did not return gets
-    its exact cosine from its row in the HNSW graph (already read and verified at open), so
-    a search never has to read and hash the vectors file. With `allowed` ((count,) bool),
+    its exact cosine from its stored row (Index.rows: the HNSW graph's, read and verified at
+    open, unless the vectors file was already checked), so a search never has to read and
+    hash the vectors file. With `allowed` ((count,) bool),
     both rankings consider only the rows it lets through."""
     ids, scores = _dense(index, vector[None, :], pool, exact, allowed)
     cosine = dict(zip(ids[0].tolist(), scores[0].tolist()))
@@ -168,7 +169,7 @@ def candidates(index: Index, query: str, vector: np.ndarray, pool: int, weight: 
     best = max((s for _, s in lexical), default=0.0) or 1.0
     missing = [i for i, _ in lexical if i not in cosine]
     if missing:
-        rows = np.asarray(index.hnsw.get_items(missing), dtype=np.float32)  # (m, dim)
+        rows = index.rows(missing)  # (m, dim)
         cosine.update(zip(missing, (rows @ vector).tolist()))
     lexical_rank = {i: rank for rank, (i, _) in enumerate(lexical)}
     bm25 = {i: s / best for i, s in lexical}

@@ -63,6 +63,7 @@ class Workspace:
         if ix is not None and manifest_generation(self.home.folder(name)) == ix.manifest.get("generation"):
             return ix
         fresh = Index(self.home, name)
+        fresh.vectors  # checked once now, so each query reads rows from the file, not the graph (Index.rows)
         self._indexes[name] = fresh
         if ix is not None:
             ix.close()

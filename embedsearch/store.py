@@ -182,6 +182,14 @@ class Index:
             self._vectors_checked = True
         return self._vectors
 
+    def rows(self, ids: list[int]) -> np.ndarray:
+        """(len(ids), dim) stored rows: from the vectors file once it has been checked (a long-
+        lived reader checks it once), else from the HNSW graph, verified at open (so a single
+        search never reads and hashes the whole vectors file)."""
+        if self._vectors_checked:
+            return np.asarray(self._vectors[np.asarray(ids, dtype=np.int64)], dtype=np.float32)
+        return np.asarray(self.hnsw.get_items(ids), dtype=np.float32)
+
     def _verify(self, role: str, entry: dict, digest: bool = True) -> None:
         path = self.folder / entry["file"]
         size = path.stat().st_size  # FileNotFoundError: missing, or replaced by a writer
