@@ -2,6 +2,8 @@
 
     als      ALS (`cf train --engine spark`) and the PyTorch bias model (the tool's defaults)
              on the official MovieLens 100K folds u1..u5: test RMSE per fold
+    als_tuned  ALS with rank and regParam chosen on a validation split of each fold's
+             training ratings (the test ratings choose nothing)
     encode   `index --engine spark` over a corpus in local[1] and local[2] (job time, the
              JVM's start left out), and its vectors against `index` here: cosine of each
              chunk's two vectors, and the top 10 of a query set on both indexes
@@ -56,6 +58,42 @@ def als(args) -> None:
     print(f"mean over u1-u5: PyTorch bias {np.mean(torch_rmse):.4f} ± {np.std(torch_rmse):.4f}, "
           f"ALS (rank {args.rank}, reg {args.reg}, {args.iters} iterations) {np.mean(als_rmse):.4f} ± "
           f"{np.std(als_rmse):.4f}; difference {np.mean(als_rmse) - np.mean(torch_rmse):+.4f}", flush=True)
+
+
+def als_tuned(args) -> None:
+    """ALS with its settings chosen on validation, as bench/cf_tuned.py chooses the PyTorch
+    model's: per fold, 10% of the training ratings (seeded by the fold) held out, every
+    setting of a 6-point grid trained on the rest, the best retrained on all the fold's
+    training ratings and scored once on its test ratings."""
+    from pyspark.ml.evaluation import RegressionEvaluator
+
+    from embedsearch.cf.data import OFFICIAL_FOLDS, read_items_file
+    from embedsearch.cf.spark import SparkOptions, _als, key_ratings, key_ratings_with, read_ratings, session
+
+    grid = [(rank, reg) for rank in (20, 50) for reg in (0.05, 0.1, 0.15)]
+    spark = session("local[2]")
+    try:
+        titles = read_items_file(DATA / "u.item")
+        keyed = key_ratings(spark, read_ratings(spark, str(DATA / "u.data"), (0.0, 5.5)), titles)
+        scores, chosen = [], []
+        for n, fold in enumerate(OFFICIAL_FOLDS):
+            train = key_ratings_with(spark, read_ratings(spark, str(DATA / f"{fold}.base"), (0.0, 5.5)), keyed).cache()
+            test = key_ratings_with(spark, read_ratings(spark, str(DATA / f"{fold}.test"), (0.0, 5.5)), keyed).cache()
+            fit_part, valid = train.randomSplit([0.9, 0.1], seed=n)
+            rmse = RegressionEvaluator(metricName="rmse", labelCol="rating")
+            results = {}
+            for rank, reg in grid:
+                model = _als(SparkOptions(factors=rank, reg=reg, epochs=args.iters)).fit(fit_part)
+                results[(rank, reg)] = rmse.evaluate(model.transform(valid))
+            best = min(results, key=results.get)
+            final = _als(SparkOptions(factors=best[0], reg=best[1], epochs=args.iters)).fit(train)
+            scores.append(rmse.evaluate(final.transform(test)))
+            chosen.append(best)
+            print(f"{fold}: chosen rank {best[0]}, reg {best[1]} (validation RMSE {results[best]:.4f}); "
+                  f"test RMSE {scores[-1]:.4f}", flush=True)
+    finally:
+        spark.stop()
+    print(f"ALS, settings chosen on validation: {np.mean(scores):.4f} ± {np.std(scores):.4f} over u1-u5", flush=True)
 
 
 def encode(args) -> None:
@@ -127,7 +165,7 @@ def shards(args) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("parts", nargs="+", choices=["als", "encode", "shards"])
+    ap.add_argument("parts", nargs="+", choices=["als", "als_tuned", "encode", "shards"])
     ap.add_argument("--corpus", nargs="+", default=[])
     ap.add_argument("--rank", type=int, default=50)
     ap.add_argument("--reg", type=float, default=0.1)
@@ -137,7 +175,7 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"load average {os.getloadavg()[0]:.2f} at start", flush=True)
     for part in args.parts:
-        if part != "als" and not args.corpus:
+        if part in ("encode", "shards") and not args.corpus:
             raise SystemExit(f"{part} needs --corpus PATHS")
         globals()[part](args)
 
