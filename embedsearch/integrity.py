@@ -141,8 +141,7 @@ def repair(home: Home | Path | str, name: str, wait: float = 0.0,
     is repaired shard by shard."""
     home = Home.of(home)
     if is_sharded(home, name):
-        recorded = list(home.manifest(name).get("shards") or {})
-        return {"shards": {shard: repair(home, shard, wait, on_wait) for shard in recorded}}
+        return _repair_shards(home, name, wait, on_wait)
     folder = home.folder(name)
     if not folder.is_dir() and not wait:
         raise unknown("index", name, home.names())
@@ -179,10 +178,26 @@ def repair(home: Home | Path | str, name: str, wait: float = 0.0,
             params = HnswParams.from_dict(manifest.get("hnsw") or HnswParams().as_dict())
         except (KeyError, TypeError, ValueError):  # a damaged manifest's parameters: the defaults
             params = HnswParams()
-        base = {k: manifest[k] for k in ("kind", "encoder", "sources", "options", "created") if k in manifest}
+        base = {k: manifest[k] for k in ("kind", "encoder", "sources", "options", "created", "shard_of")
+                if k in manifest}
         written = write_generation(home, name, base, vectors, rows, params)
     return {"name": name, "items": len(rows), "vectors": how + older, "from_generation": generation,
             "generation": written["generation"]}
+
+
+def _repair_shards(home: Home, name: str, wait: float, on_wait) -> dict:
+    """Repair every shard, then record their new generations in the set's manifest (under
+    the set's lock), so the repaired set is consistent again."""
+    from embedsearch.shards import record
+
+    with home.lock(name, wait=wait, on_wait=on_wait):
+        parent = home.manifest(name)
+        done = {shard: repair(home, shard, wait, on_wait) for shard in parent.get("shards") or {}}
+        written = record(home, name, {s: d["generation"] for s, d in done.items()},
+                         sum(d["items"] for d in done.values()), parent)
+    return {"name": name, "items": written["count"], "from_generation": parent.get("generation"),
+            "generation": written["generation"], "shards": done,
+            "vectors": "; ".join(f"{s}: {d['vectors']}" for s, d in done.items())}
 
 
 def _from_sources(home: Home, name: str, why: str) -> dict:

@@ -193,9 +193,15 @@ def search(home: Home | Path | str, name: str, queries: list[str] | str, k: int 
     queries = _clean_queries(queries)
     _check_k(k)
     home = Home.of(home)
-    if is_sharded(home, name):
-        return _merged([search(home, shard, queries, k, exact, model, lexical_weight, explain, filters, rerank)
-                        for shard in shards(home, name)], k)
+    if is_sharded(home, name):  # every shard opened, the encoder resolved once for all of them
+        opened = [Index(home, shard) for shard in shards(home, name)]
+        try:
+            encoder = query_encoder(opened[0], model)
+            return _merged([search_index(ix, encoder, queries, k, exact, lexical_weight, explain, filters, rerank)
+                            for ix in opened], k)
+        finally:
+            for ix in opened:
+                ix.close()
     index = Index(home, name)
     try:
         return search_index(index, query_encoder(index, model), queries, k, exact, lexical_weight, explain, filters,

@@ -82,12 +82,18 @@ def write_sharded(home: Home | str, name: str, manifest: dict, vectors: np.ndarr
                                            [rows[j] for j in idx], hnsw,
                                            based_on=manifest_generation(home.folder(shard)))
             generations[shard] = written["generation"]
-        previous = existing or {}
-        now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        parent = {"format": 1, "kind": KIND, "name": name, "shards": generations, "count": len(rows),
-                  "encoder": manifest["encoder"], "sources": manifest.get("sources", []),
-                  "options": manifest.get("options", {}), "generation": int(previous.get("generation", 0)) + 1,
-                  "created": previous.get("created", now), "updated": now}
-        home.folder(name).mkdir(parents=True, exist_ok=True)
-        home.write_text(home.folder(name) / MANIFEST, json.dumps(parent, indent=2, ensure_ascii=False))
+        return record(home, name, generations, len(rows), manifest)
+
+
+def record(home: Home, name: str, generations: dict[str, int], count: int, manifest: dict) -> dict:
+    """Write the set's manifest naming each shard at its generation: the commit point of a
+    sharded build or repair (the caller holds NAME's lock)."""
+    previous = home.peek(name) or {}
+    now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    parent = {"format": 1, "kind": KIND, "name": name, "shards": generations, "count": count,
+              "encoder": manifest["encoder"], "sources": manifest.get("sources", []),
+              "options": manifest.get("options", {}), "generation": int(previous.get("generation", 0)) + 1,
+              "created": previous.get("created", now), "updated": now}
+    home.folder(name).mkdir(parents=True, exist_ok=True)
+    home.write_text(home.folder(name) / MANIFEST, json.dumps(parent, indent=2, ensure_ascii=False))
     return parent

@@ -103,3 +103,23 @@ def test_a_shard_out_of_step_is_reported_and_rm_removes_the_set(cli, built, tmp_
     assert c.exit_code != 0 and "inconsistent" in c.output
     assert cli("--home", home, "rm", "split").exit_code == 0
     assert sorted(p.name for p in home.iterdir() if not p.name.startswith(".")) == ["whole"]
+
+
+def test_a_damaged_shard_is_repaired_and_the_set_stays_whole(cli, built, tmp_path):
+    import shutil
+
+    home = tmp_path / "home"
+    shutil.copytree(built, home)
+    shard = next(iter(json.loads((home / "split" / "manifest.json").read_text())["shards"]))
+    vectors = next((home / shard).glob("vectors-*.npy"))
+    data = bytearray(vectors.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    vectors.write_bytes(bytes(data))
+    bad = cli("--home", home, "check", "split")
+    assert bad.exit_code == 1 and f"shard {shard}" in bad.output and "sha256" in bad.output
+    fixed = cli("--home", home, "repair", "split")
+    assert fixed.exit_code == 0 and "generation 2 written" in fixed.output
+    assert cli("--home", home, "check", "split").exit_code == 0  # the set records the shards' new generations
+    listed = [json.loads(x)["name"] for x in cli("--home", home, "list", "--json").stdout.splitlines()]
+    assert sorted(listed) == ["split", "whole"]  # a repaired shard is still a shard, not an index of its own
+    assert cli("--home", home, "search", "split", "copy a file", "-k", "3").exit_code == 0
