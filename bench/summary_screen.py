@@ -18,7 +18,7 @@ import numpy as np  # noqa: E402
 
 from embedsearch.chunking import Chunk  # noqa: E402
 from embedsearch.representation import (  # noqa: E402
-    CODE_KINDS, NAMED, SUMMARY_WORDS, _definition, first_paragraph, lexical_query, summary_text, words)
+    CODE_KINDS, NAMED, SUMMARY_WORDS, _definition, first_paragraph, lexical_terms, summary_text, words)
 from questions_bench import dev_run  # noqa: E402
 
 
@@ -55,8 +55,8 @@ def main() -> None:
     code = np.asarray(index.vectors, dtype=np.float32)  # (n, dim), the named code vectors
     lexical = []
     for t in texts:
-        fts = lexical_query(t)
-        hits = index.lexical(fts, 100) if fts else []
+        terms = lexical_terms(t)
+        hits = index.lexical(terms, 100) if terms else []
         best = max((s for _, s in hits), default=1.0) or 1.0
         lexical.append({i: s / best for i, s in hits})
 

@@ -174,8 +174,17 @@ def clean_query(query: str) -> str:
     return text or query
 
 
+def lexical_terms(query: str) -> list[str]:
+    """The query's content words (identifiers split too), once each: what BM25 matches,
+    any of them; empty when nothing is left to match."""
+    return [w for w in dict.fromkeys(words(query).split()) if w not in STOPWORDS and len(w) > 1]
+
+
+def fts_query(terms: list[str]) -> str:
+    """An FTS5 query matching any of `terms` (lexical_terms: letters and digits only)."""
+    return " OR ".join(f'"{t}"' for t in terms)
+
+
 def lexical_query(query: str) -> str | None:
-    """An FTS5 query matching any of the query's content words (identifiers split too);
-    None when nothing is left to match."""
-    terms = [w for w in dict.fromkeys(words(query).split()) if w not in STOPWORDS and len(w) > 1]
-    return " OR ".join(f'"{t}"' for t in terms) or None
+    """The FTS5 query of `query`'s lexical_terms; None when nothing is left to match."""
+    return fts_query(lexical_terms(query)) or None

@@ -17,7 +17,7 @@ from embedsearch.ann import exact_query, hnsw_query
 from embedsearch.errors import EmbedsearchError
 from embedsearch.filters import Filters
 from embedsearch.home import Home
-from embedsearch.representation import clean_query, lexical_query
+from embedsearch.representation import clean_query, lexical_terms
 from embedsearch.rerank import POOL as RERANK_POOL
 from embedsearch.rerank import Candidate
 from embedsearch.rerank import rerank as rerank_candidates
@@ -161,11 +161,11 @@ def candidates(index: Index, query: str, vector: np.ndarray, pool: int, weight: 
     both rankings consider only the rows it lets through."""
     ids, scores = _dense(index, vector[None, :], pool, exact, allowed)
     cosine = dict(zip(ids[0].tolist(), scores[0].tolist()))
-    fts = lexical_query(query) if weight > 0 else None
-    if fts and allowed is not None:
-        lexical = [(i, s) for i, s in index.lexical(fts, LEXICAL_LIMIT) if allowed[i]][:pool]
+    terms = lexical_terms(query) if weight > 0 else []
+    if terms and allowed is not None:
+        lexical = [(i, s) for i, s in index.lexical(terms, LEXICAL_LIMIT) if allowed[i]][:pool]
     else:
-        lexical = index.lexical(fts, pool) if fts else []
+        lexical = index.lexical(terms, pool) if terms else []
     best = max((s for _, s in lexical), default=0.0) or 1.0
     missing = [i for i, _ in lexical if i not in cosine]
     if missing:

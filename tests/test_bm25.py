@@ -1,0 +1,54 @@
+"""BM25 held in memory (bm25.Postings, what `serve` uses) answers as FTS5 does."""
+
+from __future__ import annotations
+
+from embedsearch.indexing import build_index
+from embedsearch.representation import lexical_terms
+from embedsearch.search import search
+from embedsearch.store import Index
+from tests.conftest import copy_stdlib
+from tests.fake_encoder import FAKE
+
+QUERIES = [
+    "wrap text to a given width",
+    "copy a file with its permissions",
+    "JSONDecodeError position line column",
+    "read rows of a CSV file as dictionaries",
+    "shutil rmtree onerror",
+    "dedent",
+    "the of a",  # nothing left to match
+    "zzzz qqqq",  # no such words
+    "indent indent json json",  # repeated words count once
+]
+
+
+def test_held_postings_rank_and_score_as_fts5(tmp_path):
+    home = tmp_path / "home"
+    build_index("lib", [str(copy_stdlib(tmp_path / "corpus"))], home, model=FAKE)
+    with Index(home, "lib") as ix:
+        asked = {q: ix.lexical(lexical_terms(q), 40) for q in QUERIES}
+        ix.hold_lexical()
+        assert ix._postings is not None
+        for q, fts in asked.items():
+            held = ix.lexical(lexical_terms(q), 40)
+            assert len(held) == len(fts), q
+            # the same scores in the same order (rows that tie may come in another order)
+            assert [round(s, 9) for _, s in held] == [round(s, 9) for _, s in fts], q
+            assert {i for i, s in held if s > fts[-1][1] + 1e-9} == {i for i, s in fts if s > fts[-1][1] + 1e-9}, q
+        assert any(asked.values()) and not asked["zzzz qqqq"] and not asked["the of a"]
+        # more than the limit allows
+        assert len(ix.lexical(["the", "def", "return"], 5)) == 5
+
+
+def test_a_search_answers_the_same_with_postings_held(tmp_path):
+    """Through the whole ranking (fusion, re-ranking, folding), not only BM25."""
+    home = tmp_path / "home"
+    build_index("lib", [str(copy_stdlib(tmp_path / "corpus"))], home, model=FAKE)
+    from embedsearch.search import query_encoder, search_index
+
+    before = search(home, "lib", QUERIES[:6], k=10)
+    with Index(home, "lib") as ix:
+        ix.hold_lexical()
+        after = search_index(ix, query_encoder(ix), QUERIES[:6], k=10)
+    assert [[(h.path, h.start_line, round(h.score, 6)) for h in hits] for hits in after] == \
+        [[(h.path, h.start_line, round(h.score, 6)) for h in hits] for hits in before]
