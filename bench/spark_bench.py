@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -38,26 +39,33 @@ QUERIES = ["parse an email address", "encode a header with a charset", "serializ
 
 
 def als(args) -> None:
+    """Per official fold: the PyTorch bias model (the tool's defaults), ALS around fitted
+    biases (`cf train --engine spark`, its defaults) and plain ALS (`--model dot`)."""
     from embedsearch.cf.data import OFFICIAL_FOLDS, load_dataset
     from embedsearch.cf.metrics import rmse
     from embedsearch.cf.spark import SparkOptions, train_spark
     from embedsearch.cf.train import TrainOptions, fit, predict
 
     ds = load_dataset(DATA)
-    torch_rmse, als_rmse = [], []
+    got: dict[str, list[float]] = {"PyTorch bias": [], "ALS + biases": [], "plain ALS": []}
     with tempfile.TemporaryDirectory() as home:
         for fold in OFFICIAL_FOLDS:
             train, test = ds.fold(fold)
             model = fit(train, None, TrainOptions(), top_n=False).model
-            torch_rmse.append(rmse(predict(model, test), test.ratings))
-            report = train_spark(home, str(DATA), None, fold, 0.2, False, f"als-{fold}",
-                                 SparkOptions(factors=args.rank, epochs=args.iters, reg=args.reg))
-            als_rmse.append(report["metrics"]["rmse"])
-            print(f"{fold}: PyTorch bias {torch_rmse[-1]:.4f}, ALS {als_rmse[-1]:.4f} "
-                  f"({report['metrics']['train_seconds']:.1f} s)", flush=True)
-    print(f"mean over u1-u5: PyTorch bias {np.mean(torch_rmse):.4f} ± {np.std(torch_rmse):.4f}, "
-          f"ALS (rank {args.rank}, reg {args.reg}, {args.iters} iterations) {np.mean(als_rmse):.4f} ± "
-          f"{np.std(als_rmse):.4f}; difference {np.mean(als_rmse) - np.mean(torch_rmse):+.4f}", flush=True)
+            got["PyTorch bias"].append(rmse(predict(model, test), test.ratings))
+            seconds = []
+            for label, biases in (("ALS + biases", True), ("plain ALS", False)):
+                opts = SparkOptions(factors=args.rank, epochs=args.iters, reg=args.reg, biases=biases)
+                report = train_spark(home, str(DATA), None, fold, 0.2, False, f"als-{fold}", opts)
+                got[label].append(report["metrics"]["rmse"])
+                seconds.append(f"{report['metrics']['train_seconds']:.1f} s")
+            print(f"{fold}: " + ", ".join(f"{k} {v[-1]:.4f}" for k, v in got.items()) + f" (ALS fits {', '.join(seconds)})",
+                  flush=True)
+    base = np.mean(got["PyTorch bias"])
+    print("mean over u1-u5: " + ", ".join(f"{k} {np.mean(v):.4f} ± {np.std(v):.4f}" for k, v in got.items())
+          + f"; ALS + biases {np.mean(got['ALS + biases']) - base:+.4f}, plain ALS "
+          f"{np.mean(got['plain ALS']) - base:+.4f} against PyTorch (rank {args.rank}, {args.iters} iterations, "
+          f"regParam {SparkOptions(reg=args.reg).reg} and {SparkOptions(reg=args.reg, biases=False).reg})", flush=True)
 
 
 def als_tuned(args) -> None:
@@ -94,6 +102,144 @@ def als_tuned(args) -> None:
     finally:
         spark.stop()
     print(f"ALS, settings chosen on validation: {np.mean(scores):.4f} ± {np.std(scores):.4f} over u1-u5", flush=True)
+
+
+def als_dev(args) -> None:
+    """What the biased ALS's defaults were chosen on: 10% of u1.base held out (seed 0),
+    each setting trained on the rest; no fold's test ratings are read. First the bias
+    shrinkage (pseudo-ratings; none = plain ALS) against ALS's regParam at rank 50 and 10
+    iterations, then the rounds of bias alternation, then rank × iterations × regParam
+    with and without biases (bias shrinkage 5)."""
+    from pyspark.ml.evaluation import RegressionEvaluator
+
+    from embedsearch.cf import spark as S
+    from embedsearch.cf.data import read_items_file
+
+    spark = S.session("local[2]")
+    try:
+        keyed = S.key_ratings(spark, S.read_ratings(spark, str(DATA / "u.data"), (0.0, 5.5)),
+                              read_items_file(DATA / "u.item"))
+        base = S.key_ratings_with(spark, S.read_ratings(spark, str(DATA / "u1.base"), (0.0, 5.5)), keyed)
+        fit_part, valid = (f.cache() for f in base.randomSplit([0.9, 0.1], seed=0))
+        rmse = RegressionEvaluator(metricName="rmse", labelCol="rating")
+
+        def score(rank=50, iters=10, reg=0.1, bias_reg=S.BIAS_REG, biases=True, rounds=S.BIAS_ROUNDS) -> float:
+            opts = S.SparkOptions(factors=rank, epochs=iters, reg=reg, biases=biases, bias_reg=bias_reg)
+            return rmse.evaluate(S.fit(opts, fit_part, rounds).predict(valid))
+
+        for bias_reg in (None, 0.0, 2.0, 5.0, 10.0, 25.0):
+            for reg in (0.05, 0.1, 0.2):
+                got = score(reg=reg, bias_reg=bias_reg or 0.0, biases=bias_reg is not None)
+                print(f"bias_reg {'none (plain ALS)' if bias_reg is None else bias_reg}, reg {reg}: "
+                      f"validation RMSE {got:.4f}", flush=True)
+        for rounds in (1, 2, 3, 5):
+            print(f"{rounds} round(s) of bias alternation: validation RMSE {score(rounds=rounds):.4f}", flush=True)
+        for rank in (10, 20, 50):
+            for iters in (10, 20):
+                for reg in (0.1, 0.15, 0.2):
+                    print(f"rank {rank}, {iters} iterations, reg {reg}: validation RMSE with biases "
+                          f"{score(rank, iters, reg):.4f}, plain ALS {score(rank, iters, reg, biases=False):.4f}",
+                          flush=True)
+    finally:
+        spark.stop()
+
+
+def _peak_kib(pid: int) -> int:
+    """VmHWM (peak resident set, KiB) of a live process, 0 once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _java_child(pid: int) -> int | None:
+    """The JVM a pyspark driver started (a descendant named java), if running."""
+    kids: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            kids.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    todo = list(kids.get(pid, []))
+    while todo:
+        p = todo.pop()
+        try:
+            if Path(f"/proc/{p}/comm").read_text().strip() == "java":
+                return p
+        except OSError:
+            pass
+        todo += kids.get(p, [])
+    return None
+
+
+def synthetic_ratings(spark, rows: int, path: Path, users: int, items: int, rank: int = 8, seed: int = 0) -> None:
+    """`rows` ratings of a known low-rank model written as Parquet by the executors (no row
+    passes through the driver): 3.5 + user bias + item bias + u·v + noise (sd 0.5), rounded
+    and clipped to 1..5; user and item drawn uniformly (pairs may repeat)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    model = (rng.normal(0, 0.5, (users, rank)) / np.sqrt(rank) * 2, rng.normal(0, 0.5, (items, rank)),
+             rng.normal(0, 0.3, users), rng.normal(0, 0.4, items))
+    shared = spark.sparkContext.broadcast(model)
+
+    def draw(batches):
+        U, V, bu, bi = shared.value
+        for pdf in batches:
+            ids = pdf["id"].to_numpy()
+            r = np.random.default_rng([seed, int(ids[0])])
+            u, i = r.integers(0, len(U), len(ids)), r.integers(0, len(V), len(ids))
+            y = 3.5 + bu[u] + bi[i] + (U[u] * V[i]).sum(axis=1) + r.normal(0, 0.5, len(ids))
+            yield pd.DataFrame({"user": u, "item": i, "rating": np.clip(np.rint(y), 1, 5)})
+
+    (spark.range(rows, numPartitions=max(2, rows // 500_000))
+     .mapInPandas(draw, "user long, item long, rating double").write.mode("overwrite").parquet(str(path)))
+
+
+def cf_scale(args) -> None:
+    """`cf train --engine spark` on synthetic ratings of each size in --rows (users and
+    items fixed, so only the ratings grow), each in a process of its own: seconds per ALS
+    iteration, held-out RMSE, and the peak resident memory of the driver (the Python
+    process) and of the JVM (in local mode it runs the executors too, so it grows with
+    the data; on a cluster that part is the executors')."""
+    from embedsearch.cf import spark as S
+
+    work = Path(tempfile.mkdtemp(prefix="cf-scale-"))
+    spark = S.session("local[2]")
+    try:
+        for rows in args.rows:
+            synthetic_ratings(spark, rows, work / f"ratings-{rows}.parquet", args.users, args.items)
+    finally:
+        spark.stop()
+    env = {**os.environ, "PYSPARK_SUBMIT_ARGS": f"--driver-memory {args.driver_memory} pyspark-shell"}
+    for rows in args.rows:
+        cmd = [EXE, "--home", str(work / "home"), "cf", "train", "--engine", "spark", "--data",
+               str(work / f"ratings-{rows}.parquet"), "--factors", str(args.rank), "--epochs", str(args.iters),
+               "--valid-pct", "0.1", "--name", f"synthetic-{rows}", "--json"]
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        driver = jvm = 0
+        java = None
+        while proc.poll() is None:
+            driver = max(driver, _peak_kib(proc.pid))
+            java = java or _java_child(proc.pid)
+            if java:
+                jvm = max(jvm, _peak_kib(java))
+            time.sleep(0.2)
+        wall = time.perf_counter() - started
+        out = proc.stdout.read()
+        if proc.returncode != 0:
+            raise SystemExit(f"cf train failed on {rows:,} rows: {out[-500:]}")
+        m = json.loads(out.splitlines()[-1])["metrics"]
+        print(f"{rows:,} ratings ({args.users:,} users, {args.items:,} items), rank {args.rank}, {args.iters} "
+              f"iterations: {m['train_seconds'] / args.iters:.2f} s per iteration (fit {m['train_seconds']:.1f} s, "
+              f"biases included); held-out RMSE {m['rmse']:.4f}; whole command {wall:.0f} s; peak memory: "
+              f"driver (Python) {driver / 1024:.0f} MiB, JVM {jvm / 1024:.0f} MiB", flush=True)
+    shutil.rmtree(work, ignore_errors=True)
 
 
 def encode(args) -> None:
@@ -165,11 +311,15 @@ def shards(args) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("parts", nargs="+", choices=["als", "als_tuned", "encode", "shards"])
+    ap.add_argument("parts", nargs="+", choices=["als", "als_dev", "als_tuned", "cf_scale", "encode", "shards"])
     ap.add_argument("--corpus", nargs="+", default=[])
     ap.add_argument("--rank", type=int, default=50)
-    ap.add_argument("--reg", type=float, default=0.1)
+    ap.add_argument("--reg", type=float, default=None, help="ALS's regParam (default: the model's, cf.spark.REG).")
     ap.add_argument("--iters", type=int, default=10)
+    ap.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000], help="cf_scale: ratings.")
+    ap.add_argument("--users", type=int, default=100_000, help="cf_scale: users.")
+    ap.add_argument("--items", type=int, default=10_000, help="cf_scale: items.")
+    ap.add_argument("--driver-memory", default="6g", help="cf_scale: the local JVM's heap (executors included).")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, "

@@ -46,7 +46,8 @@ def test_als_metrics_are_the_saved_models(als_home):
     assert 0.85 < m["rmse"] < 1.0 and m["rmse"] < m["global_mean_rmse"] - 0.15
     assert 0 < m["ndcg_at_k"] < 1 and 0 < m["precision_at_k"] < 1 and m["users"] > 400
     saved = load_model(home, "als")
-    assert saved.kind == "dot" and saved.manifest["options"]["engine"] == "spark"
+    assert saved.kind == "bias" and saved.manifest["options"]["engine"] == "spark"
+    assert saved.model.y_range is None  # linear: mean + biases + factors, as ALS was fitted
     train, test = load_dataset(ML100K).fold("u1")
     seen_users, seen_items = set(train.users.tolist()), set(train.items.tolist())
     keep = np.array([u in seen_users and i in seen_items for u, i in zip(test.users, test.items)])
@@ -57,8 +58,18 @@ def test_als_metrics_are_the_saved_models(als_home):
     items = np.array([irow[test.item_keys[i]] for i in test.items[keep]])
     p = saved.model.user_factors.weight.detach().numpy()[users]
     q = saved.model.item_factors.weight.detach().numpy()[items]
-    assert abs(rmse((p * q).sum(axis=1), test.ratings[keep]) - m["rmse"]) < 1e-3
+    bu = saved.model.user_bias.weight.detach().numpy()[users, 0]
+    bi = saved.model.item_bias.weight.detach().numpy()[items, 0]
+    assert abs(rmse((p * q).sum(axis=1) + bu + bi, test.ratings[keep]) - m["rmse"]) < 1e-3
     assert m["cold_start_dropped"] == int((~keep).sum())
+    # rated.npz, written from Spark in pieces, holds every rating once
+    from collections import Counter
+
+    everything = load_dataset(ML100K).ratings
+    assert len(saved.rated_users) == report["n_ratings"] == len(everything) == 100_000
+    assert Counter(zip((saved.user_keys[u] for u in saved.rated_users), (saved.item_keys[i] for i in saved.rated_items))) \
+        == Counter(zip((everything.user_keys[u] for u in everything.users), (everything.item_keys[i] for i in everything.items)))
+    assert int(saved.item_counts.sum()) == 100_000
 
 
 def test_the_ordinary_cf_commands_use_an_als_model(cli, als_home):
@@ -69,6 +80,11 @@ def test_the_ordinary_cf_commands_use_an_als_model(cli, als_home):
     assert {"Return of the Jedi (1983)", "Empire Strikes Back, The (1980)"} & {r["title"] for r in sim["results"]}
     look = jsons(cli("--home", home, "lookup", "als-items", "Toy Story (1995)", "--json"))[0]
     assert look["dim"] == 10 and look["one_hot_equal"]
+    worst = jsons(cli("--home", home, "cf", "biases", "--name", "als", "--json"))[0]
+    assert worst["lowest"][0]["bias"] < 3 < worst["highest"][0]["bias"]  # the global mean is in the item biases
+    folded = jsons(cli("--home", home, "cf", "recommend", "--rate", "Star Wars (1977)=5",
+                       "--rate", "Return of the Jedi (1983)=5", "-k", "3", "--name", "als", "--json"))[0]
+    assert len(folded["results"]) == 3 and all(1 < r["predicted"] < 6 for r in folded["results"])
 
 
 def test_implicit_als_ranks_the_groups_of_a_synthetic_matrix(tmp_path, cli):
@@ -103,6 +119,13 @@ def test_malformed_ratings_and_torch_options_are_refused(tmp_path, cli):
     assert r.exit_code == 2 and "--lr belong to --engine torch" in r.output
     r = cli("--home", tmp_path / "home", "cf", "train", "--implicit", "--data", bad)
     assert r.exit_code == 2 and "--implicit belong to --engine spark" in r.output
+    r = cli("--home", tmp_path / "home", "cf", "train", "--engine", "spark", "--model", "nn", "--data", bad)
+    assert r.exit_code == 2 and "--model nn belongs to --engine torch" in r.output
+    r = cli("--home", tmp_path / "home", "cf", "train", "--engine", "spark", "--implicit", "--model", "bias",
+            "--data", bad)
+    assert r.exit_code == 2 and "biases of counts are not ratings" in r.output
+    r = cli("--home", tmp_path / "home", "cf", "train", "--bias-reg", "3", "--data", bad)
+    assert r.exit_code == 2 and "--bias-reg belong to --engine spark" in r.output
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -126,7 +149,8 @@ def test_no_java_is_one_line(tmp_path):
 
 def test_index_on_spark_matches_a_local_index_and_rereads_only_changes(tmp_path, cli):
     """Chunks encoded on Spark's executors make the same index as `index` here; a re-run
-    encodes only the chunks the dataset lacks; --from-parquet builds it on another home."""
+    encodes nothing when nothing changed, and only the chunks the dataset lacks when a file
+    was added; --from-parquet builds it on another home."""
     import textwrap
 
     src = tmp_path / "src"
@@ -160,6 +184,9 @@ def test_index_on_spark_matches_a_local_index_and_rereads_only_changes(tmp_path,
         assert set(oa) == set(ob)
         va, vb = np.asarray(a.vectors), np.asarray(b.vectors)
         assert max(float(np.abs(va[oa[k]] - vb[ob[k]]).max()) for k in oa) < 1e-4
+    same = jsons(cli("--home", home, "index", src, "--name", "spark-geo", "--engine", "spark", "--out", ds,
+                     "--json"))[0]
+    assert same["embedded"] == 0 and same["reused"] == same["chunks"] == first["chunks"]  # nothing new: no encoding
     (src / "more.py").write_text('def triangle_area(base, height):\n    """Area of a triangle."""\n'
                                  '    return base * height / 2\n')
     again = jsons(cli("--home", home, "index", src, "--name", "spark-geo", "--engine", "spark", "--out", ds,

@@ -19,7 +19,7 @@ from embedsearch.errors import EmbedsearchError
 
 
 def _y_range(saved: SavedModel) -> tuple[float, float] | None:
-    return tuple(saved.manifest["options"]["y_range"]) if saved.kind == "bias" else None
+    return saved.model.y_range if saved.kind == "bias" else None  # None too for a linear (ALS) bias model
 
 
 def _item_bias(saved: SavedModel) -> np.ndarray | None:

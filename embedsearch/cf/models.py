@@ -45,29 +45,36 @@ class DotProduct(nn.Module):
 
 
 class DotProductBias(nn.Module):
-    """Dot product plus a user bias and an item bias, squashed into y_range with a sigmoid."""
+    """Dot product plus a user bias and an item bias, squashed into y_range with a sigmoid.
+
+    With `y_range` None the sum is the rating itself (linear): what ALS fitted around
+    biases gives (cf/spark.py), the global mean folded into the item biases."""
 
     kind = "bias"
 
-    def __init__(self, n_users: int, n_items: int, n_factors: int = 50, y_range: tuple[float, float] = (0.0, 5.5)):
+    def __init__(self, n_users: int, n_items: int, n_factors: int = 50,
+                 y_range: tuple[float, float] | None = (0.0, 5.5)):
         super().__init__()
         self.user_factors = _embedding(n_users, n_factors)  # (n_users, factors)
         self.item_factors = _embedding(n_items, n_factors)  # (n_items, factors)
         self.user_bias = _embedding(n_users, 1)  # (n_users, 1)
         self.item_bias = _embedding(n_items, 1)  # (n_items, 1)
-        self.y_range = tuple(y_range)
+        self.y_range = tuple(y_range) if y_range is not None else None
+
+    def _out(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.y_range is None else sigmoid_range(x, *self.y_range)
 
     def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         u = self.user_factors(users)  # (batch, factors)
         i = self.item_factors(items)  # (batch, factors)
         x = (u * i).sum(dim=1)  # (batch,)
         x = x + self.user_bias(users)[:, 0] + self.item_bias(items)[:, 0]  # (batch,)
-        return sigmoid_range(x, *self.y_range)  # (batch,)
+        return self._out(x)  # (batch,)
 
     def score_matrix(self, users: torch.Tensor) -> torch.Tensor:
         x = self.user_factors(users) @ self.item_factors.weight.T  # (users, n_items)
         x = x + self.user_bias(users) + self.item_bias.weight.T  # (users, n_items)
-        return sigmoid_range(x, *self.y_range)
+        return self._out(x)
 
 
 def embedding_size(n: int) -> int:
@@ -111,7 +118,8 @@ class EmbeddingNN(nn.Module):
 MODELS = {"dot": DotProduct, "bias": DotProductBias, "nn": EmbeddingNN}
 
 
-def make_model(kind: str, n_users: int, n_items: int, n_factors: int, y_range: tuple[float, float]) -> nn.Module:
+def make_model(kind: str, n_users: int, n_items: int, n_factors: int,
+               y_range: tuple[float, float] | None) -> nn.Module:
     """A fresh model of one kind; `n_factors` sizes the dot-product models (the NN uses fastai's rule)."""
     if kind == "dot":
         return DotProduct(n_users, n_items, n_factors)

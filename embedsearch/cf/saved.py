@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import pickle
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,8 +62,58 @@ class SavedModel:
         return load_hnsw(self.path / "items.hnsw", f.shape[1], f.shape[0], self.manifest["hnsw"]["ef_search"])
 
 
+@dataclass
+class RatedChunks:
+    """Every known rating's (user row, item row), handed over in chunks: how a model
+    trained on a cluster is saved without its ratings ever being in the driver's memory
+    at once (cf/spark.py). `chunks()` yields ((n,) users, (n,) items) arrays, `count` in all."""
+
+    user_keys: list[str]
+    item_keys: list[str]
+    count: int
+    chunks: Callable[[], Iterable[tuple[np.ndarray, np.ndarray]]]
+
+    def __len__(self) -> int:
+        return self.count
+
+
+def write_rated(path: Path, chunks: Iterable[tuple[np.ndarray, np.ndarray]], count: int, n_items: int) -> None:
+    """rated.npz (users, items: int32 (count,); counts: int32 (n_items,) ratings per item)
+    written chunk by chunk: each array goes to a memory-mapped .npy beside `path`, then
+    into the (uncompressed, as np.savez writes it) zip, so memory holds one chunk."""
+    import io
+    import zipfile
+
+    parts = {k: path.with_name(f".{path.stem}-{k}.npy") for k in ("users", "items")}
+    out = {k: np.lib.format.open_memmap(f, mode="w+", dtype=np.int32, shape=(count,)) for k, f in parts.items()}
+    counts, at = np.zeros(n_items, dtype=np.int64), 0
+    try:
+        for users, items in chunks:
+            n = len(users)
+            if at + n > count:
+                raise EmbedsearchError(f"the ratings changed while the model was saved (more than {count:,})")
+            out["users"][at:at + n], out["items"][at:at + n] = users, items
+            counts += np.bincount(np.asarray(items, dtype=np.int64), minlength=n_items)
+            at += n
+        if at != count:
+            raise EmbedsearchError(f"the ratings changed while the model was saved ({at:,} of {count:,})")
+        for m in out.values():
+            m.flush()
+        del out
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED, allowZip64=True) as z:
+            for k, f in parts.items():
+                z.write(f, f"{k}.npy")
+            buf = io.BytesIO()
+            np.save(buf, counts.astype(np.int32))
+            z.writestr("counts.npy", buf.getvalue())
+    finally:
+        for f in parts.values():
+            f.unlink(missing_ok=True)
+
+
 def save_model(
-    home: Home | Path | str, name: str, model, options: dict, metrics: dict, source: str, all_ratings: Ratings
+    home: Home | Path | str, name: str, model, options: dict, metrics: dict, source: str,
+    all_ratings: Ratings | RatedChunks,
 ) -> Path:
     """Write the model under home/name as one folder (fileio.replace_folder) and return it."""
     import torch
@@ -78,11 +129,9 @@ def save_model(
         (tmp / "vocab.json").write_text(
             json.dumps({"users": all_ratings.user_keys, "items": all_ratings.item_keys}, ensure_ascii=False)
         )
-        counts = np.bincount(all_ratings.items, minlength=len(all_ratings.item_keys))
-        np.savez(
-            tmp / "rated.npz", users=all_ratings.users.astype(np.int32),
-            items=all_ratings.items.astype(np.int32), counts=counts.astype(np.int32),
-        )
+        chunks = (all_ratings.chunks() if isinstance(all_ratings, RatedChunks)
+                  else [(all_ratings.users, all_ratings.items)])
+        write_rated(tmp / "rated.npz", chunks, len(all_ratings), len(all_ratings.item_keys))
         factors = model.item_factors.weight.detach().numpy()
         build_hnsw(normalise(factors), params).save_index(str(tmp / "items.hnsw"))
         manifest = {

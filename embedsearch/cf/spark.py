@@ -5,10 +5,17 @@ from any path Spark reads (local, HDFS, S3), the same splits (random, u1..u5, --
 the same metrics, computed on the cluster: RMSE and MAE by RegressionEvaluator over ALS's
 predictions, precision/recall/NDCG@10 by RankingEvaluator over each user's top ten among
 the items they did not rate in training (nothing is collected to the driver to score).
-The trained factors are then saved as an ordinary CF model (a dot-product model: ALS has
-no biases), so `cf recommend/similar/plot/explain`, `tables`, `compare`, `export` and `cf
-bridge` work on it unchanged. `--implicit` trains ALS with implicit preferences
-(confidence 1 + alpha·r from counts, plays or clicks) and reports ranking metrics only.
+Spark's ALS has no biases, and much of a rating is who rates and what is rated, so for
+explicit ratings (`--model bias`, the default) the baseline is fitted first on the cluster
+(a global mean and per-user and per-item biases, regularised means alternated a few
+rounds, as Koren's baseline estimates) and ALS then models what it leaves; a prediction
+is mean + user bias + item bias + user factors · item factors, and the top ten rank items
+by item bias + factors, scored on the executors with the item table broadcast. The result
+is saved as an ordinary CF model (a linear bias model, or with `--model dot` plain ALS as
+a dot-product model), so `cf recommend/similar/biases/plot/explain`, `tables`, `compare`,
+`export` and `cf bridge` work on it unchanged. `--implicit` trains ALS with implicit
+preferences (confidence 1 + alpha·r from counts, plays or clicks; no biases) and reports
+ranking metrics only.
 
 Locally this runs in `local[N]` mode; `--master URL` runs the same job on a standalone,
 YARN or Kubernetes cluster (docs/scale-out.md). Spark is an optional extra
@@ -24,11 +31,15 @@ from pathlib import Path
 
 import numpy as np
 
-from embedsearch.cf.data import OFFICIAL_FOLDS, Ratings, _is_number, read_items_file
+from embedsearch.cf.data import OFFICIAL_FOLDS, _is_number, read_items_file
 from embedsearch.errors import EmbedsearchError
 
 K = 10
 RELEVANT = 4.0  # a held-out rating at least this is relevant (as cf.metrics.top_n_metrics)
+BIAS_REG = 5.0  # pseudo-ratings each bias is shrunk with (chosen on u1.base, bench/README.md)
+REG = {"bias": 0.15, "dot": 0.1}  # ALS's regParam by default (chosen on u1.base as BIAS_REG)
+BIAS_ROUNDS = 3  # alternations of item then user biases (the third changes RMSE by < 1e-4)
+PAIRS_CHUNK = 2_000_000  # rated pairs brought to the driver at a time when a model is saved
 
 
 @dataclass
@@ -37,29 +48,58 @@ class SparkOptions:
 
     factors: int = 50
     epochs: int = 10
-    reg: float = 0.1
+    reg: float | None = None  # ALS's regParam; None: REG of the model
     seed: int = 42
     implicit: bool = False
     alpha: float = 1.0
-    y_range: tuple[float, float] = (0.0, 5.5)
+    y_range: tuple[float, float] = (0.0, 5.5)  # the ratings' bounds (malformed rows refused)
     master: str = "local[2]"
+    biases: bool = True  # explicit ratings: ALS around a fitted mean and biases (--model bias)
+    bias_reg: float = BIAS_REG
+
+    def __post_init__(self) -> None:
+        if self.reg is None:
+            self.reg = REG[self.model]
+
+    @property
+    def model(self) -> str:
+        return "bias" if self.biases else "dot"
 
     def check(self) -> None:
         if self.factors < 1 or self.epochs < 1:
             raise EmbedsearchError("--factors and --epochs must be at least 1")
-        if not self.reg >= 0 or not self.alpha >= 0:
-            raise EmbedsearchError(f"--reg and --alpha must not be negative, got {self.reg}, {self.alpha}")
+        if not self.reg >= 0 or not self.alpha >= 0 or not self.bias_reg >= 0:
+            raise EmbedsearchError(f"--reg, --bias-reg and --alpha must not be negative, got {self.reg}, "
+                                   f"{self.bias_reg}, {self.alpha}")
+        if self.implicit and self.biases:
+            raise EmbedsearchError("--implicit trains plain ALS (--model dot): biases of counts are not ratings")
 
     def as_dict(self) -> dict:
-        return {"engine": "spark", "model": "dot", "factors": self.factors, "epochs": self.epochs, "reg": self.reg,
-                "seed": self.seed, "implicit": self.implicit, "alpha": self.alpha, "y_range": list(self.y_range)}
+        out = {"engine": "spark", "model": self.model, "factors": self.factors, "epochs": self.epochs, "reg": self.reg,
+               "seed": self.seed, "implicit": self.implicit, "alpha": self.alpha, "y_range": list(self.y_range)}
+        if self.biases:
+            out.update(linear=True, bias_reg=self.bias_reg)  # linear: no sigmoid (cf.models.DotProductBias)
+        return out
 
 
 def session(master: str = "local[2]"):
-    """The job's SparkSession (embedsearch.spark.session)."""
+    """The job's SparkSession (embedsearch.spark.session). ALS cuts its lineage every ten
+    iterations only where a checkpoint folder is set, and without one more iterations
+    overflow the JVM's stack (seen here at 20): locally a temporary folder, removed at
+    exit; on a cluster the one its configuration names (spark.checkpoint.dir, shared
+    storage; docs/scale-out.md)."""
+    import atexit
+    import shutil
+    import tempfile
+
     from embedsearch.spark import session as spark_session
 
-    return spark_session(master, "embedsearch cf train")
+    spark = spark_session(master, "embedsearch cf train")
+    if master.startswith("local") and not spark.sparkContext.getCheckpointDir():
+        folder = tempfile.mkdtemp(prefix="embedsearch-als-")
+        atexit.register(shutil.rmtree, folder, True)
+        spark.sparkContext.setCheckpointDir(folder)
+    return spark
 
 
 def _is_remote(path: str) -> bool:
@@ -153,39 +193,122 @@ def _natural(s: str):
     return (0, int(s), "") if s.isdigit() else (1, 0, s)
 
 
-def _als(opts: SparkOptions):
+def _als(opts: SparkOptions, rating: str = "rating"):
     from pyspark.ml.recommendation import ALS
 
     return ALS(rank=opts.factors, maxIter=opts.epochs, regParam=opts.reg, userCol="uidx", itemCol="iidx",
-               ratingCol="rating", coldStartStrategy="drop", seed=opts.seed, implicitPrefs=opts.implicit,
+               ratingCol=rating, coldStartStrategy="drop", seed=opts.seed, implicitPrefs=opts.implicit,
                alpha=opts.alpha)
 
 
-def evaluate(model, train, valid, implicit: bool, k: int = K) -> dict:
+def fit_biases(train, reg: float = BIAS_REG, rounds: int = BIAS_ROUNDS):
+    """(mean, user biases (uidx, bu), item biases (iidx, bi)) of explicit ratings, on Spark:
+    bi = Σ(r − mean − bu) / (reg + n_i) and bu = Σ(r − mean − bi) / (reg + n_u), alternated
+    `rounds` times from bu = 0 (regularised means: an item rated twice keeps most of the
+    global mean). Both frames are cached and hold one row per user or item of `train`."""
+    from pyspark.sql import functions as F
+
+    mean = float(train.agg(F.avg("rating")).first()[0])
+    centred = train.select("uidx", "iidx", (F.col("rating") - F.lit(mean)).alias("r"))
+    users = None
+    for _ in range(rounds):
+        left = centred if users is None else centred.join(users, "uidx").select(
+            "uidx", "iidx", (F.col("r") - F.col("bu")).alias("r"))
+        items = left.groupBy("iidx").agg((F.sum("r") / (F.count("r") + F.lit(reg))).alias("bi")).cache()
+        fresh = (centred.join(items, "iidx").groupBy("uidx")
+                 .agg((F.sum(F.col("r") - F.col("bi")) / (F.count("r") + F.lit(reg))).alias("bu")).cache())
+        fresh.count()  # computed now, so the next round reads it, not its lineage
+        users = fresh
+    return mean, users, items
+
+
+@dataclass
+class Fitted:
+    """An ALS model and the baseline it models the rest of (none for plain ALS)."""
+
+    als: object  # pyspark.ml.recommendation.ALSModel
+    mean: float = 0.0
+    user_bias: object = None  # DataFrame (uidx, bu), or None
+    item_bias: object = None  # DataFrame (iidx, bi), or None
+
+    def predict(self, frame):
+        """`frame` (uidx, iidx, ...) with a `prediction` column; rows of users or items the
+        model never saw are dropped (as ALS's coldStartStrategy 'drop')."""
+        from pyspark.sql import functions as F
+
+        pred = self.als.transform(frame)
+        if self.user_bias is None:
+            return pred
+        return (pred.join(self.user_bias, "uidx").join(self.item_bias, "iidx")
+                .withColumn("prediction", F.col("prediction") + F.lit(self.mean) + F.col("bu") + F.col("bi")))
+
+
+def fit(opts: SparkOptions, train, rounds: int = BIAS_ROUNDS) -> Fitted:
+    """ALS on `train` (uidx, iidx, rating), around fitted biases when `opts.biases`."""
+    from pyspark.sql import functions as F
+
+    if not opts.biases:
+        return Fitted(_als(opts).fit(train))
+    mean, users, items = fit_biases(train, opts.bias_reg, rounds)
+    left = (train.join(users, "uidx").join(items, "iidx")
+            .select("uidx", "iidx", (F.col("rating") - F.lit(mean) - F.col("bu") - F.col("bi")).alias("residual")))
+    return Fitted(_als(opts, "residual").fit(left), mean, users, items)
+
+
+def top_items(fitted: Fitted, users, train, n_items: int, k: int = K):
+    """(uidx, prediction array<double>): each of `users`' k best items among those it did
+    not rate in `train`, by item bias + user factors · item factors (what differs between
+    one user's predictions), best first. Scored on the executors, users in blocks against
+    the item table, which is broadcast: items are the small side (ALS's own
+    recommendForUserSubset has no biases to add)."""
+    import pandas as pd
+    from pyspark.sql import functions as F
+
+    factors, known = _factors(fitted.als.itemFactors, n_items, fitted.als.rank)
+    bias = np.where(known, 0.0, -np.inf).astype(np.float32)  # items ALS never saw are never recommended
+    if fitted.item_bias is not None:
+        bias += _column(fitted.item_bias, "iidx", "bi", n_items)
+    shared = train.sparkSession.sparkContext.broadcast((factors, bias))
+    seen = train.groupBy("uidx").agg(F.collect_list("iidx").alias("seen"))
+    frame = (users.join(fitted.als.userFactors.withColumnRenamed("id", "uidx"), "uidx")
+             .join(seen, "uidx", "left"))
+
+    def best(batches):
+        item_factors, item_bias = shared.value  # (n_items, rank), (n_items,)
+        for pdf in batches:
+            tops = []
+            for start in range(0, len(pdf), 256):
+                part = pdf.iloc[start:start + 256]
+                scores = np.stack(part["features"].to_numpy()).astype(np.float32) @ item_factors.T + item_bias
+                for row, rated in enumerate(part["seen"]):  # scores: (block, n_items)
+                    if rated is not None:
+                        scores[row, np.asarray(rated, dtype=np.int64)] = -np.inf
+                n = min(k, scores.shape[1])
+                idx = np.argpartition(-scores, n - 1, axis=1)[:, :n]  # (block, n)
+                idx = np.take_along_axis(idx, np.argsort(-np.take_along_axis(scores, idx, 1), 1, kind="stable"), 1)
+                ok = np.isfinite(np.take_along_axis(scores, idx, 1))
+                tops += [r[o].astype(np.float64) for r, o in zip(idx, ok)]
+            yield pd.DataFrame({"uidx": pdf["uidx"].to_numpy(), "prediction": tops})
+
+    return frame.select("uidx", "features", "seen").mapInPandas(best, "uidx int, prediction array<double>")
+
+
+def evaluate(fitted: Fitted, train, valid, implicit: bool, n_items: int, k: int = K) -> dict:
     """Held-out metrics computed on Spark: RMSE/MAE (explicit only) and precision, recall
     and NDCG@k of each user's top k among items not rated in training, relevant = a
     held-out rating >= 4 (implicit: any held-out interaction)."""
     from pyspark.ml.evaluation import RankingEvaluator, RegressionEvaluator
-    from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     out: dict = {}
     if not implicit:
-        pred = model.transform(valid)
+        pred = fitted.predict(valid)
         for metric in ("rmse", "mae"):
             out[metric] = RegressionEvaluator(metricName=metric, labelCol="rating").evaluate(pred)
         out["cold_start_dropped"] = valid.count() - pred.count()
     relevant = valid if implicit else valid.filter(F.col("rating") >= RELEVANT)
     users = relevant.select("uidx").distinct()
-    most_seen = train.groupBy("uidx").count().agg(F.max("count")).first()[0] or 0
-    recs = model.recommendForUserSubset(users, k + int(most_seen))
-    ranked = (recs.select("uidx", F.posexplode("recommendations").alias("pos", "rec"))
-              .select("uidx", "pos", F.col("rec.iidx").alias("iidx"))
-              .join(train.select("uidx", "iidx"), ["uidx", "iidx"], "left_anti")
-              .withColumn("r", F.row_number().over(Window.partitionBy("uidx").orderBy("pos")))
-              .filter(F.col("r") <= k)
-              .groupBy("uidx").agg(F.sort_array(F.collect_list(F.struct("r", "iidx"))).alias("top"))
-              .select("uidx", F.col("top.iidx").cast("array<double>").alias("prediction")))
+    ranked = top_items(fitted, users, train, n_items, k)
     labels = relevant.groupBy("uidx").agg(F.collect_list(F.col("iidx").cast("double")).alias("label"))
     both = labels.join(ranked, "uidx", "left").select(
         "label", F.coalesce("prediction", F.array().cast("array<double>")).alias("prediction"))
@@ -196,24 +319,40 @@ def evaluate(model, train, valid, implicit: bool, k: int = K) -> dict:
     return out
 
 
-def _factors(frame, n: int, dim: int) -> np.ndarray:
-    """(n, dim) float32 rows from ALS's (id, features) factor frame; rows ALS never saw are zero."""
-    out = np.zeros((n, dim), dtype=np.float32)
-    for row in frame.collect():
+def _factors(frame, n: int, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """(n, dim) float32 rows from ALS's (id, features) factor frame, rows ALS never saw
+    zero, and (n,) bool: which rows it saw. Collected: a model's size, not the ratings'."""
+    out, known = np.zeros((n, dim), dtype=np.float32), np.zeros(n, dtype=bool)
+    for row in frame.toLocalIterator():
         out[row["id"]] = row["features"]
+        known[row["id"]] = True
+    return out, known
+
+
+def _column(frame, key: str, value: str, n: int) -> np.ndarray:
+    """(n,) float32 of a per-row frame (key, value); rows it lacks are zero."""
+    out = np.zeros(n, dtype=np.float32)
+    for row in frame.toLocalIterator():
+        out[row[key]] = row[value]
     return out
 
 
-def _to_module(model, n_users: int, n_items: int, dim: int):
-    """The ALS factors as the tool's DotProduct module (what every cf command loads)."""
+def _to_module(fitted: Fitted, n_users: int, n_items: int, dim: int):
+    """The model as the tool's DotProductBias (linear, the mean folded into the item
+    biases) or DotProduct module: what every cf command loads."""
     import torch
 
-    from embedsearch.cf.models import DotProduct
+    from embedsearch.cf.models import DotProduct, DotProductBias
 
-    module = DotProduct(n_users, n_items, dim)
+    plain = fitted.user_bias is None
+    module = DotProduct(n_users, n_items, dim) if plain else DotProductBias(n_users, n_items, dim, y_range=None)
     with torch.no_grad():
-        module.user_factors.weight.copy_(torch.from_numpy(_factors(model.userFactors, n_users, dim)))
-        module.item_factors.weight.copy_(torch.from_numpy(_factors(model.itemFactors, n_items, dim)))
+        module.user_factors.weight.copy_(torch.from_numpy(_factors(fitted.als.userFactors, n_users, dim)[0]))
+        module.item_factors.weight.copy_(torch.from_numpy(_factors(fitted.als.itemFactors, n_items, dim)[0]))
+        if not plain:
+            module.user_bias.weight.copy_(torch.from_numpy(_column(fitted.user_bias, "uidx", "bu", n_users))[:, None])
+            item = _column(fitted.item_bias, "iidx", "bi", n_items) + np.float32(fitted.mean)
+            module.item_bias.weight.copy_(torch.from_numpy(item)[:, None])
     return module.eval()
 
 
@@ -223,7 +362,7 @@ def train_spark(home, data: str, items: str | None, split: str, valid_pct: float
     the same report shape as cf.workflow.train_and_save."""
     from pyspark.sql import functions as F
 
-    from embedsearch.cf.saved import save_model
+    from embedsearch.cf.saved import RatedChunks, save_model
     from embedsearch.home import check_name
 
     opts.check()
@@ -243,7 +382,7 @@ def train_spark(home, data: str, items: str | None, split: str, valid_pct: float
         keyed = key_ratings(spark, ratings, titles)
         df = keyed.df.cache()
         n_users, n_items = len(keyed.user_keys), len(keyed.item_keys)
-        report: dict = {"data": str(folder or data), "model": "dot", "engine": "spark", "options": opts.as_dict(),
+        report: dict = {"data": str(folder or data), "model": opts.model, "engine": "spark", "options": opts.as_dict(),
                         "n_users": n_users, "n_items": n_items, "n_ratings": df.count()}
 
         def fold_frames(fold: str):
@@ -258,9 +397,9 @@ def train_spark(home, data: str, items: str | None, split: str, valid_pct: float
 
         def fit_measure(train, valid, label: str) -> dict:
             started = time.perf_counter()
-            model = _als(opts).fit(train)
+            model = fit(opts, train)
             seconds = time.perf_counter() - started
-            metrics = evaluate(model, train, valid, opts.implicit)
+            metrics = evaluate(model, train, valid, opts.implicit, n_items)
             metrics["train_seconds"] = seconds
             if on_fit:
                 on_fit(label, metrics)
@@ -274,7 +413,7 @@ def train_spark(home, data: str, items: str | None, split: str, valid_pct: float
             report["mean"] = {k: float(np.mean([m[k] for m in per_fold.values()])) for k in keys}
             report["std"] = {k: float(np.std([m[k] for m in per_fold.values()])) for k in keys}
             metrics = {"folds": per_fold, "mean": report["mean"], "std": report["std"]}
-            final = _als(opts).fit(df)
+            final = fit(opts, df)
         else:
             if split == "random":
                 train, valid = df.randomSplit([1 - valid_pct, valid_pct], seed=opts.seed)
@@ -284,9 +423,9 @@ def train_spark(home, data: str, items: str | None, split: str, valid_pct: float
                 report["split"] = f"official {split}"
             train, valid = train.cache(), valid.cache()
             started = time.perf_counter()
-            final = _als(opts).fit(train)
+            final = fit(opts, train)
             seconds = time.perf_counter() - started
-            metrics = evaluate(final, train, valid, opts.implicit)
+            metrics = evaluate(final, train, valid, opts.implicit, n_items)
             metrics["train_seconds"] = seconds
             if not opts.implicit:
                 mean = train.agg(F.avg("rating")).first()[0]
@@ -296,15 +435,25 @@ def train_spark(home, data: str, items: str | None, split: str, valid_pct: float
                 on_fit(report["split"], metrics)
             report["metrics"] = metrics
         module = _to_module(final, n_users, n_items, opts.factors)
-        rows = df.select("uidx", "iidx", "rating").collect()
-        all_ratings = Ratings(np.array([r[0] for r in rows], dtype=np.int64), np.array([r[1] for r in rows], dtype=np.int64),
-                              np.array([r[2] for r in rows], dtype=np.float32), keyed.user_keys, keyed.item_keys)
+        rated = RatedChunks(keyed.user_keys, keyed.item_keys, report["n_ratings"], lambda: _pairs(df))
+        path = save_model(home, name, module, {**opts.as_dict(), "split": report["split"]}, metrics, report["data"],
+                          rated)  # while Spark runs: the rated pairs come from it in chunks
     finally:
         spark.stop()
-    path = save_model(home, name, module, {**opts.as_dict(), "split": report["split"]}, metrics, report["data"],
-                      all_ratings)
     report["saved"] = str(path)
     return report
+
+
+def _pairs(df, chunk: int = PAIRS_CHUNK):
+    """((n,) user rows, (n,) item rows) of `df` in about `chunk`-row pieces, each brought
+    to the driver as Arrow by itself (users split by uidx modulo the piece count): the
+    driver holds one piece, however many ratings there are."""
+    from pyspark.sql import functions as F
+
+    pieces = max(1, math.ceil(df.count() / chunk))
+    for p in range(pieces):
+        t = df.filter(F.pmod(F.col("uidx"), F.lit(pieces)) == p).select("uidx", "iidx").toArrow()
+        yield t.column(0).to_numpy(), t.column(1).to_numpy()
 
 
 def key_ratings_with(spark, df, keyed: Keyed):

@@ -37,15 +37,18 @@ def cf_group() -> None:
               help="'ml-100k' (downloaded on first use), a MovieLens folder, or a ratings CSV/TSV (user, item, rating[, timestamp]).")
 @click.option("--items", type=click.Path(dir_okay=False), help="Items file with id and title columns (ml-100k: u.item).")
 @click.option("--model", "model_kind", type=click.Choice(["bias", "dot", "nn"]), default="bias", show_default=True,
-              help="bias: dot product + biases in a sigmoid; dot: plain dot product; nn: embeddings through an MLP.")
+              help="bias: dot product + biases in a sigmoid (--engine spark: ALS around fitted biases, linear); "
+                   "dot: plain dot product (plain ALS); nn: embeddings through an MLP.")
 @click.option("--factors", default=50, show_default=True, help="Latent factors per user and item.")
 @click.option("--epochs", default=5, show_default=True)
 @click.option("--lr", default=4e-3, show_default=True, help="Peak learning rate of the one-cycle schedule.")
 @click.option("--wd", default=0.15, show_default=True, help="Weight decay (AdamW).")
 @click.option("--bias-wd", default=0.01, show_default=True, help="Weight decay on the user and item biases (AdamW).")
+@click.option("--bias-reg", type=float, default=None,
+              help="--engine spark --model bias: pseudo-ratings each user and item bias is shrunk with [default: 5].")
 @click.option("--reg", type=float, default=None,
               help="L2 penalty on the embedding rows each batch uses (Funk-SVD style), on top of --wd "
-                   "[default: 0; with --engine spark, ALS's regParam, default 0.1].")
+                   "[default: 0; with --engine spark, ALS's regParam: 0.15 around biases, 0.1 plain].")
 @click.option("--bs", default=64, show_default=True, help="Batch size.")
 @click.option("--seed", default=42, show_default=True)
 @click.option("--y-range", nargs=2, type=float, default=(0.0, 5.5), show_default=True,
@@ -64,13 +67,13 @@ def cf_group() -> None:
 @name_option
 @JSON_OPTION
 @click.pass_context
-def train_cmd(ctx, data, items, model_kind, factors, epochs, lr, wd, bias_wd, reg, bs, seed, y_range, split, valid_pct,
-              folds, engine, master, implicit, alpha, name, as_json):
+def train_cmd(ctx, data, items, model_kind, factors, epochs, lr, wd, bias_wd, bias_reg, reg, bs, seed, y_range, split,
+              valid_pct, folds, engine, master, implicit, alpha, name, as_json):
     """Train a model and save it under the index home."""
     if engine == "spark":
-        return _train_spark(ctx, data, items, factors, epochs, reg, seed, y_range, split, valid_pct, folds, master,
-                            implicit, alpha, name, as_json)
-    given = given_options(ctx, "master", "implicit", "alpha")
+        return _train_spark(ctx, data, items, model_kind, factors, epochs, reg, bias_reg, seed, y_range, split,
+                            valid_pct, folds, master, implicit, alpha, name, as_json)
+    given = given_options(ctx, "master", "implicit", "alpha", "bias_reg")
     if given:
         raise click.UsageError(f"{', '.join(given)} belong to --engine spark")
     from embedsearch.cf.train import TrainOptions
@@ -105,18 +108,26 @@ def train_cmd(ctx, data, items, model_kind, factors, epochs, lr, wd, bias_wd, re
     _render_train_report(term, report)
 
 
-def _train_spark(ctx, data, items, factors, epochs, reg, seed, y_range, split, valid_pct, folds, master, implicit,
-                 alpha, name, as_json):
-    from embedsearch.cf.spark import SparkOptions, train_spark
+def _train_spark(ctx, data, items, model_kind, factors, epochs, reg, bias_reg, seed, y_range, split, valid_pct, folds,
+                 master, implicit, alpha, name, as_json):
+    from embedsearch.cf.spark import BIAS_REG, SparkOptions, train_spark
 
-    torch_only = given_options(ctx, "model_kind", "lr", "wd", "bias_wd", "bs")
+    torch_only = given_options(ctx, "lr", "wd", "bias_wd", "bs")
     if torch_only:
         raise click.UsageError(f"{', '.join(torch_only)} belong to --engine torch; "
-                               "Spark's ALS trains a dot-product model with --factors, --epochs, --reg")
+                               "Spark's ALS trains with --model, --factors, --epochs, --reg, --bias-reg")
+    if model_kind == "nn":
+        raise click.UsageError("--model nn belongs to --engine torch; Spark's ALS trains --model bias or dot")
+    biases = model_kind == "bias" and not (implicit and not given_options(ctx, "model_kind"))
+    if implicit and biases:
+        raise click.UsageError("--implicit trains plain ALS (--model dot): biases of counts are not ratings")
+    if bias_reg is not None and not biases:
+        raise click.UsageError("--bias-reg belongs to --model bias (explicit ratings)")
     if not given_options(ctx, "epochs"):
         epochs = 10  # ALS converges in about ten alternations; the torch default (5 epochs) is another unit
-    opts = SparkOptions(factors=factors, epochs=epochs, reg=0.1 if reg is None else reg, seed=seed, implicit=implicit,
-                        alpha=alpha, y_range=tuple(y_range), master=master)
+    opts = SparkOptions(factors=factors, epochs=epochs, reg=reg, seed=seed, implicit=implicit, alpha=alpha,
+                        y_range=tuple(y_range), master=master, biases=biases,
+                        bias_reg=BIAS_REG if bias_reg is None else bias_reg)
     term = _console()
 
     def on_fit(label, m) -> None:
