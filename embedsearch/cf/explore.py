@@ -39,12 +39,16 @@ def biases(saved: SavedModel, n: int = 10) -> dict:
 
 
 def similar(saved: SavedModel, title: str, n: int = 10, min_ratings: int = 0, bridge: str | None = None) -> dict:
-    """Nearest movies by cosine over item factors, from the saved HNSW index. Movies with
-    fewer than `min_ratings` training ratings are left out: their factors are mostly noise.
+    """Nearest movies by cosine over item factors, from the HNSW graph of the model's
+    items table (`neighbours NAME-items` answers from the same one, cached in the home
+    for these exact factors). Movies with fewer than `min_ratings` training ratings are
+    left out: their factors are mostly noise.
 
     A title written as "Title (Year)|Genre|..." is a movie the model has never seen: it is
     placed in CF space through the model's bridge from a language table (cf/bridge.py)."""
     from embedsearch.ann import hnsw_query, normalise
+    from embedsearch.tables.ops import hnsw_for
+    from embedsearch.tables.registry import cf_table
 
     if n < 1:
         raise EmbedsearchError(f"-k must be at least 1, got {n}")
@@ -55,7 +59,7 @@ def similar(saved: SavedModel, title: str, n: int = 10, min_ratings: int = 0, br
         row = resolve(title, saved.item_keys)
         query, key = normalise(saved.item_factors())[row : row + 1], saved.item_keys[row]  # (1, f)
     pool = n + 1 if min_ratings <= 0 else min(len(saved.item_keys), 10 * n + 100)
-    ids, scores = hnsw_query(saved.item_index(), query, pool)
+    ids, scores = hnsw_query(hnsw_for(cf_table(saved, items=True), saved.path.parent), query, pool)
     results = [
         {"title": saved.item_keys[i], "cosine": float(s), "ratings": int(saved.item_counts[i])}
         for i, s in zip(ids[0], scores[0]) if i != row and saved.item_counts[i] >= min_ratings

@@ -3,7 +3,8 @@
 Files: manifest.json ({"format": 1, "kind": "cf", ...} with options and metrics),
 weights.pt (the state_dict), vocab.json (user ids and item titles, row order), rated.npz
 (every known (user, item) pair, so recommendations skip what a user already rated, and the
-per-item rating counts), items.hnsw (an HNSW index over the normalised item factors).
+per-item rating counts). `cf similar` answers from the HNSW graph of the model's items
+table, which the home's table cache keeps (tables/ops.hnsw_for), as for any table.
 A save is written to a temporary folder that then takes the old model's place in one
 atomic exchange (Home.replace_folder), so an interrupted save leaves the old model or the
 new one, never half of one and never none.
@@ -53,13 +54,6 @@ class SavedModel:
     def rated_by(self, user_row: int) -> np.ndarray:
         """Item rows the user has rated."""
         return self.rated_items[self.rated_users == user_row]
-
-    def item_index(self):
-        """The HNSW index over the normalised item factors."""
-        from embedsearch.ann import load_hnsw
-
-        f = self.item_factors()
-        return load_hnsw(self.path / "items.hnsw", f.shape[1], f.shape[0], self.manifest["hnsw"]["ef_search"])
 
 
 @dataclass
@@ -118,11 +112,8 @@ def save_model(
     """Write the model under home/name as one folder (fileio.replace_folder) and return it."""
     import torch
 
-    from embedsearch.ann import HnswParams, build_hnsw, normalise
-
     home = Home.of(home)
     target = home.folder(name, "model")
-    params = HnswParams()
 
     def write(tmp: Path) -> None:
         torch.save(model.state_dict(), tmp / "weights.pt")
@@ -132,8 +123,6 @@ def save_model(
         chunks = (all_ratings.chunks() if isinstance(all_ratings, RatedChunks)
                   else [(all_ratings.users, all_ratings.items)])
         write_rated(tmp / "rated.npz", chunks, len(all_ratings), len(all_ratings.item_keys))
-        factors = model.item_factors.weight.detach().numpy()
-        build_hnsw(normalise(factors), params).save_index(str(tmp / "items.hnsw"))
         manifest = {
             "format": FORMAT,
             "kind": "cf",
@@ -145,7 +134,6 @@ def save_model(
             "n_ratings": len(all_ratings),
             "options": options,
             "metrics": metrics,
-            "hnsw": params.as_dict(),
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
 
@@ -190,9 +178,8 @@ def load_model(home: Home | Path | str, name: str = DEFAULT_NAME) -> SavedModel:
         vocab = json.loads((path / "vocab.json").read_text(encoding="utf-8"))
         rated = np.load(path / "rated.npz")
         opts = manifest["options"]
-        model = make_model(
-            manifest["model"], manifest["n_users"], manifest["n_items"], opts["factors"], tuple(opts["y_range"])
-        )
+        y_range = None if opts.get("linear") else tuple(opts["y_range"])  # linear: ALS around biases
+        model = make_model(manifest["model"], manifest["n_users"], manifest["n_items"], opts["factors"], y_range)
         model.load_state_dict(torch.load(path / "weights.pt", weights_only=True))
     except (OSError, ValueError, KeyError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
         raise Damaged(f"cf model {path} is damaged ({type(exc).__name__}: {exc})") from None

@@ -298,11 +298,17 @@ def _tokens(home: Home) -> Table:
 
 
 def _cf_table(home: Home, model_name: str, items: bool) -> Table:
-    from embedsearch.cf.lookup import resolve, resolve_user
     from embedsearch.cf.saved import load_model
 
-    saved = load_model(home, model_name)
-    m = saved.model
+    return cf_table(load_model(home, model_name), items)
+
+
+def cf_table(saved, items: bool) -> Table:
+    """A loaded CF model's (cf.saved.SavedModel) item factors, keyed by title, or its user
+    factors, keyed by user id: the table `NAME-items` / `NAME-users`."""
+    from embedsearch.cf.lookup import resolve, resolve_user
+
+    model_name, m = saved.name, saved.model
     if items:
         vectors = m.item_factors.weight.detach().numpy().astype(np.float32)  # (n_items, factors)
         keys = list(saved.item_keys)
