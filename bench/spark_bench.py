@@ -155,8 +155,9 @@ def _peak_kib(pid: int) -> int:
     return 0
 
 
-def _java_child(pid: int) -> int | None:
-    """The JVM a pyspark driver started (a descendant named java), if running."""
+def _java_children(pid: int) -> list[int]:
+    """The JVMs a pyspark driver started (descendants named java: Spark's launcher briefly,
+    then the JVM that runs the job)."""
     kids: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -164,16 +165,16 @@ def _java_child(pid: int) -> int | None:
             kids.setdefault(int(fields[1]), []).append(int(stat.parent.name))
         except (OSError, IndexError, ValueError):
             continue
-    todo = list(kids.get(pid, []))
+    todo, out = list(kids.get(pid, [])), []
     while todo:
         p = todo.pop()
         try:
             if Path(f"/proc/{p}/comm").read_text().strip() == "java":
-                return p
+                out.append(p)
         except OSError:
             pass
         todo += kids.get(p, [])
-    return None
+    return out
 
 
 def synthetic_ratings(spark, rows: int, path: Path, users: int, items: int, rank: int = 8, seed: int = 0) -> None:
@@ -223,13 +224,11 @@ def cf_scale(args) -> None:
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         driver = jvm = 0
-        java = None
         while proc.poll() is None:
             driver = max(driver, _peak_kib(proc.pid))
-            java = java or _java_child(proc.pid)
-            if java:
+            for java in _java_children(proc.pid):
                 jvm = max(jvm, _peak_kib(java))
-            time.sleep(0.2)
+            time.sleep(0.5)
         wall = time.perf_counter() - started
         out = proc.stdout.read()
         if proc.returncode != 0:
@@ -240,6 +239,33 @@ def cf_scale(args) -> None:
               f"biases included); held-out RMSE {m['rmse']:.4f}; whole command {wall:.0f} s; peak memory: "
               f"driver (Python) {driver / 1024:.0f} MiB, JVM {jvm / 1024:.0f} MiB", flush=True)
     shutil.rmtree(work, ignore_errors=True)
+
+
+def als_blas(args) -> None:
+    """`cf train --engine spark --split u1` (ALS around biases, the defaults), each run in
+    a process of its own, alternating: Spark's netlib with the system's BLAS/LAPACK (Debian
+    libblas3/liblapack3, when installed) and with it told to load none (its Java fallback):
+    the fit time each reports (the JVM's start left out)."""
+    java_only = ("-Ddev.ludovic.netlib.blas.nativeLib=none -Ddev.ludovic.netlib.lapack.nativeLib=none "
+                 "-Ddev.ludovic.netlib.arpack.nativeLib=none")
+    fits: dict[str, list[float]] = {"system BLAS": [], "Java BLAS": []}
+    said: dict[str, list[str]] = {}
+    with tempfile.TemporaryDirectory() as home:
+        for _ in range(args.trials):
+            for label in fits:
+                env = dict(os.environ)
+                if label == "Java BLAS":
+                    env["PYSPARK_SUBMIT_ARGS"] = f'--driver-java-options "{java_only}" pyspark-shell'
+                r = subprocess.run([EXE, "--home", home, "cf", "train", "--engine", "spark", "--data", str(DATA),
+                                    "--split", "u1", "--name", "blas", "--json"], env=env, capture_output=True,
+                                   text=True, check=True)
+                fits[label].append(json.loads(r.stdout.splitlines()[-1])["metrics"]["train_seconds"])
+                said[label] = [line for line in r.stderr.splitlines() if "netlib" in line.lower()][:2]
+    for label, lines in said.items():
+        print(f"{label}: netlib said {lines or 'nothing (native libraries loaded)'}", flush=True)
+    for label, v in fits.items():
+        print(f"{label}: fit {statistics.median(v):.1f} s median of {len(v)} ({', '.join(f'{x:.1f}' for x in v)})",
+              flush=True)
 
 
 def encode(args) -> None:
@@ -311,11 +337,13 @@ def shards(args) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("parts", nargs="+", choices=["als", "als_dev", "als_tuned", "cf_scale", "encode", "shards"])
+    ap.add_argument("parts", nargs="+", choices=["als", "als_blas", "als_dev", "als_tuned", "cf_scale", "encode",
+                                                    "shards"])
     ap.add_argument("--corpus", nargs="+", default=[])
     ap.add_argument("--rank", type=int, default=50)
     ap.add_argument("--reg", type=float, default=None, help="ALS's regParam (default: the model's, cf.spark.REG).")
     ap.add_argument("--iters", type=int, default=10)
+    ap.add_argument("--trials", type=int, default=3, help="als_blas: runs of each.")
     ap.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000], help="cf_scale: ratings.")
     ap.add_argument("--users", type=int, default=100_000, help="cf_scale: users.")
     ap.add_argument("--items", type=int, default=10_000, help="cf_scale: items.")

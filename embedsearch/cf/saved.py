@@ -73,27 +73,30 @@ class RatedChunks:
 
 def write_rated(path: Path, chunks: Iterable[tuple[np.ndarray, np.ndarray]], count: int, n_items: int) -> None:
     """rated.npz (users, items: int32 (count,); counts: int32 (n_items,) ratings per item)
-    written chunk by chunk: each array goes to a memory-mapped .npy beside `path`, then
-    into the (uncompressed, as np.savez writes it) zip, so memory holds one chunk."""
+    written chunk by chunk: each array is appended to a .npy beside `path` (its header
+    written first, for `count` rows), then both go into the (uncompressed, as np.savez
+    writes it) zip, so memory holds one chunk."""
     import io
     import zipfile
 
     parts = {k: path.with_name(f".{path.stem}-{k}.npy") for k in ("users", "items")}
-    out = {k: np.lib.format.open_memmap(f, mode="w+", dtype=np.int32, shape=(count,)) for k, f in parts.items()}
+    files = {k: open(f, "wb") for k, f in parts.items()}
     counts, at = np.zeros(n_items, dtype=np.int64), 0
     try:
+        for fh in files.values():
+            np.lib.format.write_array_header_1_0(fh, {"descr": "<i4", "fortran_order": False, "shape": (count,)})
         for users, items in chunks:
             n = len(users)
             if at + n > count:
                 raise EmbedsearchError(f"the ratings changed while the model was saved (more than {count:,})")
-            out["users"][at:at + n], out["items"][at:at + n] = users, items
+            files["users"].write(np.asarray(users, dtype="<i4").tobytes())
+            files["items"].write(np.asarray(items, dtype="<i4").tobytes())
             counts += np.bincount(np.asarray(items, dtype=np.int64), minlength=n_items)
             at += n
         if at != count:
             raise EmbedsearchError(f"the ratings changed while the model was saved ({at:,} of {count:,})")
-        for m in out.values():
-            m.flush()
-        del out
+        for fh in files.values():
+            fh.close()
         with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED, allowZip64=True) as z:
             for k, f in parts.items():
                 z.write(f, f"{k}.npy")
@@ -101,7 +104,8 @@ def write_rated(path: Path, chunks: Iterable[tuple[np.ndarray, np.ndarray]], cou
             np.save(buf, counts.astype(np.int32))
             z.writestr("counts.npy", buf.getvalue())
     finally:
-        for f in parts.values():
+        for k, f in parts.items():
+            files[k].close()
             f.unlink(missing_ok=True)
 
 

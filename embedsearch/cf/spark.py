@@ -39,7 +39,7 @@ RELEVANT = 4.0  # a held-out rating at least this is relevant (as cf.metrics.top
 BIAS_REG = 5.0  # pseudo-ratings each bias is shrunk with (chosen on u1.base, bench/README.md)
 REG = {"bias": 0.15, "dot": 0.1}  # ALS's regParam by default (chosen on u1.base as BIAS_REG)
 BIAS_ROUNDS = 3  # alternations of item then user biases (the third changes RMSE by < 1e-4)
-PAIRS_CHUNK = 2_000_000  # rated pairs brought to the driver at a time when a model is saved
+PAIRS_CHUNK = 1_000_000  # rated pairs brought to the driver at a time when a model is saved
 
 
 @dataclass
