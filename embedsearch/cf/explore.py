@@ -6,7 +6,6 @@ that the CLI renders as a table or JSON.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -194,55 +193,25 @@ def pca_plot(saved: SavedModel, out: Path, top: int = 1000, labels: int = 50) ->
 def explain(saved: SavedModel, title: str | None = None, repeats: int = 2000, batch: int = 512) -> dict:
     """Show that an embedding lookup is a one-hot matrix product: one_hot(i) @ W == W[i].
 
-    Both are computed on the trained item factor table, compared exactly, and timed
-    (one row, and a batch of rows) so the reason embeddings exist is visible: same numbers,
-    no n_items-wide vector of zeros to build and multiply.
+    On the model's item factor table (the `NAME-items` table): `lookup` compares the two
+    exactly, as it does for any table, and `time_one_hot` times both in PyTorch (one row,
+    and a batch of rows), so the reason embeddings exist is visible: same numbers, no
+    n_items-wide vector of zeros to build and multiply. The title defaults to the most
+    rated movie.
     """
-    import torch
-    import torch.nn.functional as F
+    from embedsearch.tables.ops import lookup, time_one_hot
+    from embedsearch.tables.registry import cf_table
 
-    w = saved.model.item_factors.weight.detach()  # (n_items, factors)
-    n_items = w.shape[0]
+    table = cf_table(saved, items=True)
     row = resolve(title, saved.item_keys) if title else int(np.argmax(saved.item_counts))
-    idx = torch.tensor(row)
-    with torch.no_grad():
-        one_hot = F.one_hot(idx, n_items).float()  # (n_items,)
-        via_matmul = one_hot @ w  # (factors,)
-        via_lookup = w[idx]  # (factors,)
-        rows = torch.randint(0, n_items, (batch,), generator=torch.Generator().manual_seed(0))
-        batch_equal = torch.equal(F.one_hot(rows, n_items).float() @ w, w[rows])
-
-    def timed(fn, k: int) -> float:
-        fn()
-        t = time.perf_counter()
-        for _ in range(k):
-            fn()
-        return (time.perf_counter() - t) / k * 1e6
-
-    # One thread, as in training: on a busy machine spare threads spin-wait and would time
-    # the scheduler (tens of ms) instead of the arithmetic.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with torch.no_grad():
-            t_matmul = timed(lambda: F.one_hot(idx, n_items).float() @ w, repeats)
-            t_lookup = timed(lambda: w[idx], repeats)
-            k = max(repeats // 20, 10)
-            t_bmatmul = timed(lambda: F.one_hot(rows, n_items).float() @ w, k)
-            t_blookup = timed(lambda: w[rows], k)
-    finally:
-        torch.set_num_threads(threads)
+    shown = lookup(table, saved.item_keys[row])
+    timing = time_one_hot(table, shown.row, batch, repeats)
     return {
-        "title": saved.item_keys[row],
-        "row": row,
-        "table_shape": list(w.shape),
-        "one_hot_matmul": via_matmul.tolist(),
-        "lookup": via_lookup.tolist(),
-        "equal": bool(torch.equal(via_matmul, via_lookup)),
-        "batch": batch,
-        "batch_equal": bool(batch_equal),
-        "microseconds": {
-            "one_hot_matmul": t_matmul, "lookup": t_lookup,
-            "batch_one_hot_matmul": t_bmatmul, "batch_lookup": t_blookup,
-        },
+        "title": shown.key,
+        "row": shown.row,
+        "table_shape": [len(table), table.dim],
+        "one_hot_matmul": shown.one_hot_vector.tolist(),
+        "lookup": shown.vector.tolist(),
+        "equal": shown.max_abs_difference == 0.0,
+        **timing,
     }

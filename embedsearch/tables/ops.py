@@ -50,6 +50,44 @@ def lookup(table: Table, key: str) -> Lookup:
     return Lookup(table.name, table.keys[i], i, direct, product, float(np.abs(product - direct).max(initial=0.0)))
 
 
+def time_one_hot(table: Table, row: int, batch: int = 512, repeats: int = 2000) -> dict:
+    """Why embeddings are looked up, not multiplied: one_hot(i) @ W against W[i] in PyTorch
+    (as nn.Embedding does it), for row `row` and for a seeded batch of `batch` rows:
+    whether the batch's products equal its rows, and microseconds per call of each."""
+    import time
+
+    import torch
+    import torch.nn.functional as F
+
+    w = torch.from_numpy(np.ascontiguousarray(table.vectors, dtype=np.float32))  # (n, d)
+    n, idx = w.shape[0], torch.tensor(row)
+    rows = torch.randint(0, n, (batch,), generator=torch.Generator().manual_seed(0))  # (batch,)
+    with torch.no_grad():
+        batch_equal = torch.equal(F.one_hot(rows, n).float() @ w, w[rows])  # (batch, n) @ (n, d) vs (batch, d)
+
+    def timed(fn, k: int) -> float:
+        fn()
+        t = time.perf_counter()
+        for _ in range(k):
+            fn()
+        return (time.perf_counter() - t) / k * 1e6
+
+    # One thread, as in training: on a busy machine spare threads spin-wait and would time
+    # the scheduler (tens of ms) instead of the arithmetic.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.no_grad():
+            k = max(repeats // 20, 10)
+            us = {"one_hot_matmul": timed(lambda: F.one_hot(idx, n).float() @ w, repeats),
+                  "lookup": timed(lambda: w[idx], repeats),
+                  "batch_one_hot_matmul": timed(lambda: F.one_hot(rows, n).float() @ w, k),
+                  "batch_lookup": timed(lambda: w[rows], k)}
+    finally:
+        torch.set_num_threads(threads)
+    return {"batch": batch, "batch_equal": bool(batch_equal), "microseconds": us}
+
+
 # ---------------------------------------------------------------- neighbours
 
 
