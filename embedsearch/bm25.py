@@ -56,7 +56,7 @@ class Postings:
             # instance rows come ordered by term, then row: one pass, grouped in SQLite
             for t, doc, f, n in db.execute(
                     f"SELECT term, doc, sum(CASE col {weight_of} ELSE 1.0 END), count(*) FROM temp.{vocab} "
-                    "GROUP BY term, doc"):
+                    "GROUP BY term, doc ORDER BY term, doc"):
                 if t != term:
                     if term is not None:
                         postings[term] = (np.array(docs, dtype=np.int64), np.array(freqs, dtype=np.float64))
@@ -86,7 +86,8 @@ class Postings:
         matched = np.flatnonzero(scores)  # (m,) sorted row ids: every term adds more than 0
         s = scores[matched]
         if len(matched) > limit:
-            keep = np.argpartition(-s, limit - 1)[:limit]
+            kth = np.partition(s, len(s) - limit)[len(s) - limit]  # the limit-th best score
+            keep = s >= kth  # every row tied with it too, so that ties are cut by row id below
             matched, s = matched[keep], s[keep]
-        order = np.lexsort((matched, -s))
+        order = np.lexsort((matched, -s))[:limit]
         return [(int(i), float(v)) for i, v in zip(matched[order], s[order])]

@@ -65,9 +65,6 @@ class Workspace:
             return ix
         fresh = Index(self.home, name)
         fresh.vectors  # checked once now, so each query reads rows from the file, not the graph (Index.rows)
-        # BM25 from memory once read (about 4 s for 24,000 chunks); FTS5 answers until then
-        threading.Thread(target=_quietly, args=(fresh.hold_lexical,), daemon=True,
-                         name=f"bm25-{name}").start()
         self._indexes[name] = fresh
         if ix is not None:
             ix.close()
@@ -160,8 +157,18 @@ class Workspace:
             hits = search(self.home, name, [query], k, exact, None, lexical_weight, explain, filters, rerank)[0]
             return Answer(name, int(self.home.manifest(name)["generation"]), None, hits)
         ix = self.index(name)
+        self._hold_lexical(ix)
         hits = search_index(ix, self.encoder(ix), [query], k, exact, lexical_weight, explain, filters, rerank)[0]
         return Answer(name, int(ix.manifest["generation"]), None, hits)
+
+    def _hold_lexical(self, ix) -> None:
+        """On an index's first search, read its BM25 postings into memory in the background
+        (about 4 s for 24,000 chunks; FTS5 answers until then): only indexes that are
+        searched, one reader each, on the generation being searched."""
+        if getattr(ix, "_holding", False):
+            return
+        ix._holding = True
+        threading.Thread(target=_quietly, args=(ix.hold_lexical,), daemon=True, name=f"bm25-{ix.name}").start()
 
     def similar(self, name: str, item_id: int | None = None, path: str | None = None, line: int | None = None,
                 text: str | None = None, k: int = 10, exact: bool = False, filters: Filters = Filters()) -> Answer:

@@ -236,6 +236,7 @@ class Index:
         """(item id, BM25 score, higher is better) of the `limit` best items holding any of
         `terms` (representation.lexical_terms); names weigh most. Asked of FTS5, or of the
         same scores held in memory once `hold_lexical` has read them."""
+        terms = list(dict.fromkeys(terms))  # a word asked twice counts once, in FTS5 and in memory
         if not terms:
             return []
         if self._postings is not None:

@@ -52,3 +52,17 @@ def test_a_search_answers_the_same_with_postings_held(tmp_path):
         after = search_index(ix, query_encoder(ix), QUERIES[:6], k=10)
     assert [[(h.path, h.start_line, round(h.score, 6)) for h in hits] for hits in after] == \
         [[(h.path, h.start_line, round(h.score, 6)) for h in hits] for hits in before]
+
+
+def test_rows_tied_at_the_limit_are_cut_by_row_id():
+    """Equal scores are common (the same name and length); which of them make the cut must
+    not depend on numpy's partitioning: the lower row ids, best first."""
+    import numpy as np
+
+    from embedsearch.bm25 import Postings
+
+    lengths = np.full(12, 10.0)
+    held = Postings(12, lengths, {"parse": (np.arange(11, dtype=np.int64), np.array([1.0] * 10 + [3.0]))})
+    assert [i for i, _ in held.search(["parse"], 3)] == [10, 0, 1]
+    assert [i for i, _ in held.search(["parse", "parse"], 3)] == [10, 0, 1]
+    assert held.search(["missing"], 3) == [] and held.search(["parse"], 0) == []

@@ -43,7 +43,7 @@ def test_train_json_reports_metrics_and_saves(tmp_path):
     assert {"mae", "precision_at_k", "recall_at_k", "ndcg_at_k"} <= set(m)
     assert len(report["history"]) == 3
     manifest = json.loads((tmp_path / "u2" / "manifest.json").read_text())
-    assert manifest["kind"] == "cf" and manifest["format"] == 1 and manifest["metrics"]["rmse"] == m["rmse"]
+    assert manifest["kind"] == "cf" and manifest["format"] == 2 and manifest["metrics"]["rmse"] == m["rmse"]
 
 
 def test_train_folds_reports_every_fold_and_mean(tmp_path):

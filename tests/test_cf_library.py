@@ -228,7 +228,7 @@ def test_save_and_load_round_trip(tmp_path, synthetic):
     ds, train, valid, result, *_ = synthetic
     path = save_model(tmp_path, "syn", result.model, SYN_OPTS.as_dict(), result.metrics, "test", ds.ratings)
     manifest = json.loads((path / "manifest.json").read_text())
-    assert manifest["format"] == 1 and manifest["kind"] == "cf" and manifest["model"] == "bias"
+    assert manifest["format"] == 2 and manifest["kind"] == "cf" and manifest["model"] == "bias"
     loaded = load_model(tmp_path, "syn")
     assert np.array_equal(predict(loaded.model, valid), predict(result.model, valid))
     assert loaded.item_keys == ds.ratings.item_keys

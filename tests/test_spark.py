@@ -27,9 +27,16 @@ def als_home(tmp_path_factory):
 
     from embedsearch.cli import main
 
+    from embedsearch.cf import spark
+
     home = tmp_path_factory.mktemp("spark") / "home"
-    res = CliRunner().invoke(main, ["--home", str(home), "cf", "train", "--engine", "spark", "--data", str(ML100K),
-                                    "--split", "u1", "--factors", "10", "--epochs", "5", "--name", "als", "--json"])
+    kept, spark.PAIRS_CHUNK = spark.PAIRS_CHUNK, 30_000  # the rated pairs come to the driver in 4 pieces
+    try:
+        res = CliRunner().invoke(main, ["--home", str(home), "cf", "train", "--engine", "spark", "--data",
+                                        str(ML100K), "--split", "u1", "--factors", "10", "--epochs", "5", "--name",
+                                        "als", "--json"])
+    finally:
+        spark.PAIRS_CHUNK = kept
     report = jsons(res)[0]
     return home, report
 

@@ -1,6 +1,6 @@
 """A trained model on disk: HOME/<name>/ with a manifest, weights, vocabularies, ratings.
 
-Files: manifest.json ({"format": 1, "kind": "cf", ...} with options and metrics),
+Files: manifest.json ({"format": 2, "kind": "cf", ...} with options and metrics),
 weights.pt (the state_dict), vocab.json (user ids and item titles, row order), rated.npz
 (every known (user, item) pair, so recommendations skip what a user already rated, and the
 per-item rating counts). `cf similar` answers from the HNSW graph of the model's items
@@ -13,6 +13,7 @@ new one, never half of one and never none.
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import time
 from collections.abc import Callable, Iterable
@@ -25,7 +26,8 @@ from embedsearch.cf.data import Ratings
 from embedsearch.errors import Damaged, EmbedsearchError
 from embedsearch.home import MANIFEST, COMMIT_WAIT, Home
 
-FORMAT = 1
+FORMAT = 2  # 2: no items.hnsw (the items table's cache), and `linear` bias models (ALS); 1 still read
+READS = (1, 2)
 DEFAULT_NAME = "movielens"
 
 
@@ -80,9 +82,10 @@ def write_rated(path: Path, chunks: Iterable[tuple[np.ndarray, np.ndarray]], cou
     import zipfile
 
     parts = {k: path.with_name(f".{path.stem}-{k}.npy") for k in ("users", "items")}
-    files = {k: open(f, "wb") for k, f in parts.items()}
+    files: dict = {}
     counts, at = np.zeros(n_items, dtype=np.int64), 0
     try:
+        files = {k: open(f, "wb") for k, f in parts.items()}
         for fh in files.values():
             np.lib.format.write_array_header_1_0(fh, {"descr": "<i4", "fortran_order": False, "shape": (count,)})
         for users, items in chunks:
@@ -104,8 +107,9 @@ def write_rated(path: Path, chunks: Iterable[tuple[np.ndarray, np.ndarray]], cou
             np.save(buf, counts.astype(np.int32))
             z.writestr("counts.npy", buf.getvalue())
     finally:
-        for k, f in parts.items():
-            files[k].close()
+        for fh in files.values():
+            fh.close()
+        for f in parts.values():
             f.unlink(missing_ok=True)
 
 
@@ -114,19 +118,44 @@ def save_model(
     all_ratings: Ratings | RatedChunks,
 ) -> Path:
     """Write the model under home/name as one folder (fileio.replace_folder) and return it."""
-    import torch
-
     home = Home.of(home)
     target = home.folder(name, "model")
+    # the rated pairs first, outside the lock: from a cluster they stream for minutes, and
+    # another save of NAME waits for the lock only seconds (COMMIT_WAIT)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob(f".{name}.rated-*.npz"):  # left by a killed save
+        if not _alive(stale.stem.rsplit("-", 1)[-1]):
+            stale.unlink(missing_ok=True)
+    staged = target.parent / f".{name}.rated-{os.getpid()}.npz"
+    chunks = all_ratings.chunks() if isinstance(all_ratings, RatedChunks) else [(all_ratings.users, all_ratings.items)]
+    try:
+        write_rated(staged, chunks, len(all_ratings), len(all_ratings.item_keys))
+        return _commit(home, target, name, model, options, metrics, source, all_ratings, staged)
+    finally:
+        staged.unlink(missing_ok=True)
+
+
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def _commit(home: Home, target: Path, name: str, model, options: dict, metrics: dict, source: str,
+            all_ratings: Ratings | RatedChunks, staged: Path) -> Path:
+    """save_model's folder, under NAME's lock, with the rated pairs already in `staged`."""
+    import torch
 
     def write(tmp: Path) -> None:
         torch.save(model.state_dict(), tmp / "weights.pt")
         (tmp / "vocab.json").write_text(
             json.dumps({"users": all_ratings.user_keys, "items": all_ratings.item_keys}, ensure_ascii=False)
         )
-        chunks = (all_ratings.chunks() if isinstance(all_ratings, RatedChunks)
-                  else [(all_ratings.users, all_ratings.items)])
-        write_rated(tmp / "rated.npz", chunks, len(all_ratings), len(all_ratings.item_keys))
+        os.replace(staged, tmp / "rated.npz")
         manifest = {
             "format": FORMAT,
             "kind": "cf",
@@ -176,8 +205,9 @@ def load_model(home: Home | Path | str, name: str = DEFAULT_NAME) -> SavedModel:
         raise Damaged(f"{manifest_path} is damaged ({exc})") from None
     if manifest.get("kind") != "cf":
         raise EmbedsearchError(f"{path} is a {manifest.get('kind')!r} index, not a cf model")
-    if manifest.get("format") != FORMAT:
-        raise EmbedsearchError(f"{path} has format {manifest.get('format')!r}; this version reads format {FORMAT}")
+    if manifest.get("format") not in READS:
+        raise EmbedsearchError(f"{path} has format {manifest.get('format')!r}; this version reads formats "
+                               f"{', '.join(map(str, READS))}")
     try:
         vocab = json.loads((path / "vocab.json").read_text(encoding="utf-8"))
         rated = np.load(path / "rated.npz")

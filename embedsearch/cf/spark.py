@@ -273,18 +273,20 @@ def top_items(fitted: Fitted, users, train, n_items: int, k: int = K):
     frame = (users.join(fitted.als.userFactors.withColumnRenamed("id", "uidx"), "uidx")
              .join(seen, "uidx", "left"))
 
+    block = max(1, min(256, (32 << 20) // (12 * n_items)))  # users at a time: ~32 MB of scores and indices
+
     def best(batches):
         item_factors, item_bias = shared.value  # (n_items, rank), (n_items,)
         for pdf in batches:
             tops = []
-            for start in range(0, len(pdf), 256):
-                part = pdf.iloc[start:start + 256]
+            for start in range(0, len(pdf), block):
+                part = pdf.iloc[start:start + block]
                 scores = np.stack(part["features"].to_numpy()).astype(np.float32) @ item_factors.T + item_bias
                 for row, rated in enumerate(part["seen"]):  # scores: (block, n_items)
                     if rated is not None:
                         scores[row, np.asarray(rated, dtype=np.int64)] = -np.inf
                 n = min(k, scores.shape[1])
-                idx = np.argpartition(-scores, n - 1, axis=1)[:, :n]  # (block, n)
+                idx = np.argpartition(scores, scores.shape[1] - n, axis=1)[:, -n:]  # (block, n), the n best
                 idx = np.take_along_axis(idx, np.argsort(-np.take_along_axis(scores, idx, 1), 1, kind="stable"), 1)
                 ok = np.isfinite(np.take_along_axis(scores, idx, 1))
                 tops += [r[o].astype(np.float64) for r, o in zip(idx, ok)]
@@ -444,13 +446,13 @@ def train_spark(home, data: str, items: str | None, split: str, valid_pct: float
     return report
 
 
-def _pairs(df, chunk: int = PAIRS_CHUNK):
+def _pairs(df, chunk: int | None = None):
     """((n,) user rows, (n,) item rows) of `df` in about `chunk`-row pieces, each brought
     to the driver as Arrow by itself (users split by uidx modulo the piece count): the
     driver holds one piece, however many ratings there are."""
     from pyspark.sql import functions as F
 
-    pieces = max(1, math.ceil(df.count() / chunk))
+    pieces = max(1, math.ceil(df.count() / (chunk or PAIRS_CHUNK)))
     for p in range(pieces):
         t = df.filter(F.pmod(F.col("uidx"), F.lit(pieces)) == p).select("uidx", "iidx").toArrow()
         yield t.column(0).to_numpy(), t.column(1).to_numpy()

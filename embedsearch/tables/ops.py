@@ -94,13 +94,15 @@ def time_one_hot(table: Table, row: int, batch: int = 512, repeats: int = 2000) 
 def hnsw_for(table: Table, home: Home | Path | str, params: HnswParams = HnswParams(),
              progress: Callable[[int], Callable[[int], None]] | None = None):
     """The table's HNSW graph: loaded from HOME/.tables/NAME/ if built for these exact rows,
-    else built now (reporting progress) and saved for next time."""
+    else built now (reporting progress) and saved for next time. The graph's file is named
+    by the rows' fingerprint, so a graph and a description of other rows (two processes
+    saving around a retrain) can never be paired."""
     from embedsearch.ann import build_hnsw, load_hnsw
 
     home = Home.of(home)
     folder = home.table_rows(table.name)
-    meta_path, graph_path = folder / "hnsw.json", folder / "hnsw.bin"
     fp = table.fingerprint()
+    meta_path, graph_path = folder / "hnsw.json", folder / f"hnsw-{fp[:16]}.bin"
     want = {"fingerprint": fp, "count": len(table), "dim": table.dim, "hnsw": params.as_dict()}
     try:
         if json.loads(meta_path.read_text()) == want and graph_path.is_file():
@@ -114,6 +116,9 @@ def hnsw_for(table: Table, home: Home | Path | str, params: HnswParams = HnswPar
         index.save_index(str(tmp))
         home.commit_file(tmp, graph_path)
         home.write_text(meta_path, json.dumps(want))
+        for old in folder.glob("hnsw*.bin"):  # graphs of rows the table no longer has
+            if old != graph_path:
+                old.unlink(missing_ok=True)
     except OSError:
         pass  # a read-only home: answer anyway, build again next time
     return index
