@@ -78,6 +78,9 @@ WRONG = [
     (("eval", "analogies", "nosuch-table"), 1),
     (("eval", "similarity", "glove-6B-50d", "--pairs", "/no/such/file.tsv"), 1),
     (("search", "nosuch", "query", "-k", "0"), 2),
+    (("neighbours", "glove-6B-50d", "king", "-k", "0"), 2),  # -k is one option everywhere: at least 1
+    (("analogy", "glove-6B-50d", "king", "man", "woman", "-k", "-3"), 2),
+    (("cf", "similar", "Star Wars", "--top", "0"), 2),
     (("eval", "codesearch", "/tmp", "--questions", "/no/such/questions.tsv"), 2),
 ]
 

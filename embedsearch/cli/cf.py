@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import click
 
-from embedsearch.cli.render import JSON_OPTION, console, given_options, json_lines, table
+from embedsearch.cli.render import JSON_OPTION, console, given_options, json_lines, k_option, table
 
 DEFAULT_NAME = "movielens"
 name_option = click.option("--name", default=DEFAULT_NAME, show_default=True, help="Saved model to use.")
@@ -174,7 +174,7 @@ def _render_train_report(term, report: dict) -> None:
 @click.option("--user", help="Id of a user in the training data.")
 @click.option("--rate", "rates", multiple=True, metavar="TITLE=RATING",
               help="A rating of a new user (repeatable); the user is folded in without retraining.")
-@click.option("-k", "--top", "n", type=click.IntRange(min=1), default=10, show_default=True, help="How many movies.")
+@k_option("How many movies.", dest="n")
 @click.option("--ridge", default=1.0, show_default=True, help="Ridge penalty when folding in a new user.")
 @click.option("--include-new", "new", multiple=True, metavar="'TITLE (YEAR)|GENRE|...'",
               help="A movie nobody has rated (repeatable), placed through the model's bridge and ranked with the rest.")
@@ -210,7 +210,7 @@ def recommend_cmd(ctx, user, rates, n, ridge, new, new_file, bridge_table, name,
 @click.argument("title")
 @click.option("--min-ratings", type=click.IntRange(min=0), default=10, show_default=True,
               help="Leave out movies with fewer training ratings (their factors are noise).")
-@click.option("-k", "--top", "n", type=click.IntRange(min=1), default=10, show_default=True, help="How many movies.")
+@k_option("How many movies.", dest="n")
 @click.option("--bridge", "bridge_table", default=None, metavar="TABLE",
               help="Which bridge places a new movie [default: movies-minilm, else the only one].")
 @name_option
@@ -270,7 +270,7 @@ def bridge_cmd(ctx, table_name, kind, min_ratings, seed, name, as_json):
 
 
 @cf_group.command("biases")
-@click.option("-k", "--top", "n", type=click.IntRange(min=1), default=10, show_default=True, help="How many movies.")
+@k_option("How many movies.", dest="n")
 @name_option
 @JSON_OPTION
 @click.pass_context

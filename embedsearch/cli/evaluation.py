@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from embedsearch.cli.render import JSON_OPTION, console, json_lines, progress_bar, table
+from embedsearch.cli.render import EXACT_OPTION, JSON_OPTION, console, json_lines, progress_bar, table
 
 
 @click.group("eval")
@@ -18,7 +18,7 @@ def eval_group() -> None:
 @click.option("--index", "index_name", default=None,
               help="Keep the evaluation index under this name in the home (re-runs then embed nothing new).")
 @click.option("--include-tests", is_flag=True, help="Also use test folders and test_*.py files.")
-@click.option("--exact", is_flag=True, help="Brute-force search instead of HNSW.")
+@EXACT_OPTION
 @click.option("--misses", type=click.IntRange(min=0), default=0, help="Show this many queries whose target was missed.")
 @click.option("--baseline", is_flag=True, help="Also measure plain dense search (code as-is, cosine) in the same run.")
 @click.option("--questions", type=click.Path(exists=True, dir_okay=False),

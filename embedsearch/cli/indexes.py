@@ -8,13 +8,11 @@ import os
 
 import click
 
-from embedsearch.cli.render import (JSON_OPTION, console, given_options, human_bytes, json_lines, location, preview,
-                                    progress_bar, table)
+from embedsearch.cli.render import (EXACT_OPTION, JSON_OPTION, console, given_options, human_bytes, json_lines,
+                                    k_option, location, preview, progress_bar, table)
 from embedsearch.filters import KINDS, LANGUAGES, Filters
 
-K_OPTION = click.option("-k", "--top", "k", type=click.IntRange(min=1), default=10, show_default=True,
-                        help="How many results to show.")
-EXACT_OPTION = click.option("--exact", is_flag=True, help="Brute-force search over every vector (checks HNSW).")
+K_OPTION = k_option("How many results to show.")
 
 
 def filter_options(command):

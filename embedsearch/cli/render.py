@@ -17,6 +17,14 @@ if TYPE_CHECKING:
 
 # the one --json flag: JSON lines (one compact object per line), snake_case keys, in every command
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="One JSON object per line, for scripts.")
+EXACT_OPTION = click.option("--exact", is_flag=True, help="Brute-force cosine over every row instead of the HNSW graph.")
+
+
+def k_option(help: str, default: int = 10, most: int | None = None, dest: str = "k"):
+    """-k/--top: how many answers, at least 1 (a usage error otherwise, exit 2), the same
+    option in every command that ranks."""
+    return click.option("-k", "--top", dest, type=click.IntRange(min=1, max=most), default=default,
+                        show_default=True, help=help)
 
 SUFFIX_LEXERS = {".py": "python", ".pyi": "python", ".js": "javascript", ".go": "go", ".rs": "rust",
                  ".java": "java", ".c": "c", ".h": "c", ".md": "markdown", ".sh": "bash", ".ts": "typescript"}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from embedsearch.cli.render import JSON_OPTION, console, json_lines, progress_bar, table
+from embedsearch.cli.render import EXACT_OPTION, JSON_OPTION, console, json_lines, k_option, progress_bar, table
 
 
 
@@ -100,8 +100,8 @@ def lookup_cmd(obj, table_name, key, as_json):
 @click.argument("table_name", metavar="TABLE")
 @click.argument("key", required=False)
 @click.option("--vector", default=None, help="Query with these numbers instead of a key (comma or space separated).")
-@click.option("-k", type=int, default=10, show_default=True, help="How many neighbours.")
-@click.option("--exact", is_flag=True, help="Brute-force cosine instead of the HNSW index.")
+@k_option("How many neighbours.")
+@EXACT_OPTION
 @JSON_OPTION
 @click.pass_obj
 def neighbours_cmd(obj, table_name, key, vector, k, exact, as_json):
@@ -134,7 +134,7 @@ def neighbours_cmd(obj, table_name, key, vector, k, exact, as_json):
 @click.argument("a")
 @click.argument("b")
 @click.argument("c")
-@click.option("-k", type=int, default=5, show_default=True)
+@k_option("How many answers of each kind (3CosAdd, 3CosMul).", default=5)
 @click.option("--restrict-vocab", type=int, default=None, help="Answer only among the first N keys.")
 @JSON_OPTION
 @click.pass_obj
@@ -204,7 +204,7 @@ def doesnt_match_cmd(obj, table_name, keys, as_json):
 @click.argument("table_name", metavar="TABLE")
 @click.option("--pos", "positive", multiple=True, metavar="KEY", help="A key to move towards (repeatable).")
 @click.option("--neg", "negative", multiple=True, metavar="KEY", help="A key to move away from (repeatable).")
-@click.option("-k", type=click.IntRange(min=1, max=10_000), default=10, show_default=True, help="How many answers.")
+@k_option("How many answers.", most=10_000)
 @click.option("--cosmul", is_flag=True, help="Multiply shifted cosines (3CosMul, gensim's most_similar_cosmul) "
                                               "instead of adding vectors.")
 @JSON_OPTION
@@ -233,7 +233,7 @@ def most_similar_cmd(obj, table_name, positive, negative, k, cosmul, as_json):
 @click.option("--cf", "cf_model", default=None, help="CF model whose item factors to use [default: the first].")
 @click.option("--data", default=None, type=click.Path(file_okay=False),
               help="MovieLens 100K folder for titles and genres [default: the CF model's, else downloaded].")
-@click.option("-k", type=int, default=10, show_default=True, help="Neighbours per key.")
+@k_option("Neighbours per key.")
 @click.option("--limit", type=click.IntRange(min=1), default=None,
               help="Movie comparison: only the first N movies of u.item.")
 @click.option("--max-keys", type=click.IntRange(min=1), default=3000, show_default=True,
@@ -318,7 +318,7 @@ def export_cmd(obj, table_name, fmt, out, limit, as_json):
               help="Show this key's translated neighbours: B's keys nearest its mapped A-row (repeatable).")
 @click.option("--map", "maps", type=click.Choice(["procrustes", "ridge", "both"]), default="both", show_default=True,
               help="procrustes: orthogonal (keeps A's geometry); ridge: any linear map, penalty by cross-validation.")
-@click.option("-k", type=click.IntRange(min=1, max=1000), default=10, show_default=True, help="Neighbours per key.")
+@k_option("Neighbours per key.", most=1000)
 @click.option("--test-share", type=float, default=0.2, show_default=True,
               help="Shared keys held out to measure precision@1/@10 of finding the same key.")
 @click.option("--max-keys", type=click.IntRange(min=25), default=20_000, show_default=True,
