@@ -30,7 +30,7 @@ demo: $(STAMP)
 	$(VENV)/bin/embedsearch search demo-stdlib --queries examples/demo_queries.txt -k 3
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 clean:
 	rm -rf $(VENV) indexes/demo-stdlib
