@@ -41,6 +41,8 @@ REGISTRY = "tables.json"
 TABLES = ".tables"
 CACHE = ".cache"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+# a table may be named after a model or index plus "-items" / "-users"
+TABLE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,109}$")
 RESERVED = {REGISTRY, "README.md"}  # files the home itself keeps (registry, the shipped README)
 COMMIT_WAIT = 60.0  # seconds a writer whose work is done waits for another's commit (it takes seconds)
 
@@ -68,7 +70,7 @@ def check_name(name: str, what: str = "index") -> str:
     home keeps itself."""
     if name in RESERVED:
         raise EmbedsearchError(f"{name!r} is the name of a file the index home keeps; choose another {what} name")
-    if not isinstance(name, str) or not NAME_RE.match(name or ""):
+    if not isinstance(name, str) or not (TABLE_NAME_RE if what == "table" else NAME_RE).match(name or ""):
         raise EmbedsearchError(
             f"invalid {what} name {name!r}: use letters, digits, '.', '_' and '-' (not starting with '.' or '-')"
         )
@@ -186,7 +188,7 @@ class Home:
     def owns_table_rows(self, folder: Path) -> bool:
         """Whether `folder` is a real folder directly under HOME/.tables (a name read from
         tables.json is untrusted: never delete where a symlink or "../x" points)."""
-        return (NAME_RE.match(folder.name) is not None and not folder.is_symlink() and folder.is_dir()
+        return (TABLE_NAME_RE.match(folder.name) is not None and not folder.is_symlink() and folder.is_dir()
                 and folder.parent.resolve() == (self.path / TABLES).resolve())
 
     def cache(self, kind: str) -> Path:

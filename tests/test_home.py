@@ -56,6 +56,12 @@ def test_names_manifests_and_their_errors(tmp_path):
     for bad in ("../x", ".hidden", "tables.json", "", "a/b"):
         with pytest.raises(EmbedsearchError):
             home.folder(bad)
+    # the longest model name still names its tables (NAME-items, NAME-users)
+    longest = "m" * 100
+    home.folder(longest, "model")
+    assert home.table_rows(f"{longest}-items").name == f"{longest}-items"
+    with pytest.raises(EmbedsearchError):
+        home.folder("m" * 101, "model")
 
 
 def test_one_lock_convention(tmp_path, monkeypatch):
