@@ -218,3 +218,18 @@ def test_bad_numbers_and_names_are_one_clear_line_and_save_nothing(trained, tmp_
     assert not (home / "nan").exists()
     r = run(home, "train", "--data", str(ML100K), "--name", "tables.json")
     assert r.exit_code == 1 and "the name of a file the index home keeps" in r.output
+
+
+def test_a_damaged_rated_file_is_one_clear_line(trained, tmp_path):
+    """rated.npz is read whole at load: a flipped byte is reported as damage, not met later
+    as an internal error inside a command."""
+    import shutil
+
+    home = tmp_path / "home"
+    shutil.copytree(trained, home)
+    rated = home / "movielens" / "rated.npz"
+    data = bytearray(rated.read_bytes())
+    data[200] ^= 0xFF
+    rated.write_bytes(bytes(data))
+    res = run(home, "recommend", "--user", "1")
+    assert res.exit_code == 1 and "is damaged" in res.output and "internal error" not in res.output, res.output

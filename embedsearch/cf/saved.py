@@ -16,6 +16,7 @@ import json
 import os
 import pickle
 import time
+import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,7 +80,6 @@ def write_rated(path: Path, chunks: Iterable[tuple[np.ndarray, np.ndarray]], cou
     written first, for `count` rows), then both go into the (uncompressed, as np.savez
     writes it) zip, so memory holds one chunk."""
     import io
-    import zipfile
 
     parts = {k: path.with_name(f".{path.stem}-{k}.npy") for k in ("users", "items")}
     files: dict = {}
@@ -210,15 +210,14 @@ def load_model(home: Home | Path | str, name: str = DEFAULT_NAME) -> SavedModel:
                                f"{', '.join(map(str, READS))}")
     try:
         vocab = json.loads((path / "vocab.json").read_text(encoding="utf-8"))
-        rated = np.load(path / "rated.npz")
+        with np.load(path / "rated.npz") as z:  # read now: a damaged member fails here, not in a command
+            rated = {k: z[k].astype(np.int64) for k in ("users", "items", "counts")}
         opts = manifest["options"]
         y_range = None if opts.get("linear") else tuple(opts["y_range"])  # linear: ALS around biases
         model = make_model(manifest["model"], manifest["n_users"], manifest["n_items"], opts["factors"], y_range)
         model.load_state_dict(torch.load(path / "weights.pt", weights_only=True))
-    except (OSError, ValueError, KeyError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
+    except (OSError, ValueError, KeyError, RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile) as exc:
         raise Damaged(f"cf model {path} is damaged ({type(exc).__name__}: {exc})") from None
     model.eval()
-    return SavedModel(
-        name, path, manifest, model, vocab["users"], vocab["items"],
-        rated["users"].astype(np.int64), rated["items"].astype(np.int64), rated["counts"].astype(np.int64),
-    )
+    return SavedModel(name, path, manifest, model, vocab["users"], vocab["items"], rated["users"], rated["items"],
+                      rated["counts"])
