@@ -8,7 +8,6 @@ ever come back.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
@@ -24,7 +23,7 @@ from embedsearch.chunking import Chunk, chunk_text
 from embedsearch.errors import EmbedsearchError
 from embedsearch.representation import REPRESENTATIONS, SUMMARISED, embed_hash, embed_texts
 from embedsearch.home import MANIFEST, Home
-from embedsearch.store import Index, read_manifest, write_generation
+from embedsearch.store import Index, Item, read_manifest, write_generation
 from embedsearch.walk import MAX_FILE_BYTES, discover
 
 Progress = Callable[[int], Callable[[int], None]]  # progress(total) -> advance(n)
@@ -288,8 +287,8 @@ def _build(name: str, paths: list[str] | None, home: Home, model: str | None, re
     encoder = resolve_encoder(home, model, previous.manifest["encoder"] if previous is not None else None)
     old = _old_vectors(previous, encoder.info.digest)
     vectors = _embed(chunks, hashes, options["representation"], encoder, old, summary, progress)
-    rows = [(c.path, c.start_line, c.end_line, c.kind, c.name, h, c.text,
-             json.dumps(c.meta, ensure_ascii=False, default=str)) for c, h in zip(chunks, hashes)]
+    rows = [Item(c.path, c.start_line, c.end_line, c.kind, c.name, c.text, c.meta, id=i, hash=h)
+            for i, (c, h) in enumerate(zip(chunks, hashes))]
     manifest = {
         "kind": "code",
         "encoder": encoder.info.as_dict(),
@@ -334,7 +333,7 @@ def _old_vectors(previous: Index | None, digest: str) -> dict[str, np.ndarray] |
     """hash -> stored vector, when the previous generation used the same encoder weights."""
     if previous is None or previous.manifest["encoder"]["digest"] != digest:
         return None
-    hashes = [r[0] for r in previous.db.execute("SELECT hash FROM items ORDER BY id")]
+    hashes = previous.hashes()
     vecs = np.asarray(previous.vectors)
     return {h: vecs[i] for i, h in enumerate(hashes)}
 
@@ -355,8 +354,7 @@ def _diff(previous: Index | None, chunks: list[Chunk], hashes: list[str], summar
     """Count added, changed, removed and unchanged chunks; True when the stored rows are
     exactly these chunks (same text at the same lines), so there is nothing to write."""
     rows = [(c.path, c.start_line, c.end_line, c.kind, c.name, h) for c, h in zip(chunks, hashes)]
-    old_rows = [] if previous is None else [tuple(r) for r in previous.db.execute(
-        "SELECT path, start_line, end_line, kind, name, hash FROM items ORDER BY id")]
+    old_rows = [] if previous is None else previous.spans()
     new = _keys((r[0], r[3], r[4], r[5]) for r in rows)
     old = _keys((r[0], r[3], r[4], r[5]) for r in old_rows)
     summary.added = sum(1 for k in new if k not in old)

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from embedsearch.errors import EmbedsearchError, UnknownName, unknown
+from embedsearch.errors import Damaged, EmbedsearchError, UnknownName, unknown
 from embedsearch.shards import is_sharded, shards
 from embedsearch.home import MANIFEST, Home
-from embedsearch.store import sha256_file, write_generation
+from embedsearch.store import Item, item_ids, read_info, read_items, sha256_file, write_generation
 
 
 @dataclass
@@ -152,7 +151,7 @@ def repair(home: Home | Path | str, name: str, wait: float = 0.0,
             manifest, db_path = _best_metadata(folder)
         except _NoTrustedMetadata as exc:
             return _from_sources(home, name, str(exc))
-        rows = _rows(db_path)
+        rows = read_items(db_path)
         generation = _generation_of(db_path)
         newest = max([_generation_of(p) for p in _generation_files(folder, "items", "sqlite")] +
                      [int(manifest.get("generation") or 0), generation])
@@ -229,20 +228,18 @@ def _encoder(home: Home, name: str, manifest: dict):
     return resolve_encoder(home, built=manifest["encoder"], for_queries=True, index_name=name)
 
 
-def _embed_rows(encoder, manifest: dict, rows: list[tuple], only: list[int] | None = None) -> np.ndarray:
-    """The vectors of stored rows (all, or those at `only`), embedded as the writer did:
+def _embed_rows(encoder, manifest: dict, rows: list[Item], only: list[int] | None = None) -> np.ndarray:
+    """The vectors of stored items (all, or those at `only`), embedded as the writer did:
     its encoder and the recorded representation."""
-    from embedsearch.chunking import Chunk
     from embedsearch.indexing import chunk_vectors
     from embedsearch.representation import NAMED
 
     picked = rows if only is None else [rows[i] for i in only]
-    chunks = [Chunk(r[0], r[1], r[2], r[3], r[4], r[6]) for r in picked]
-    vectors, _ = chunk_vectors(chunks, manifest.get("options", {}).get("representation", NAMED), encoder)
+    vectors, _ = chunk_vectors(picked, manifest.get("options", {}).get("representation", NAMED), encoder)
     return vectors
 
 
-def _sample_agrees(encoder, manifest: dict, rows: list[tuple], vectors: np.ndarray) -> bool:
+def _sample_agrees(encoder, manifest: dict, rows: list[Item], vectors: np.ndarray) -> bool:
     """Whether kept vectors are their rows' own: a sample of rows is re-encoded and compared,
     so repair never keeps a pairing it has not checked."""
     if not rows:
@@ -281,17 +278,9 @@ def _file_ok(folder: Path, role: str, entry: dict, report: CheckReport) -> bool:
 
 def _item_ids(path: Path, report: CheckReport) -> list[int] | None:
     try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            verdict = db.execute("PRAGMA quick_check").fetchone()[0]
-            if verdict != "ok":
-                report.problems.append(f"metadata database fails its integrity check: {verdict}")
-                return None
-            return [r[0] for r in db.execute("SELECT id FROM items ORDER BY id")]
-        finally:
-            db.close()
-    except sqlite3.DatabaseError as exc:
-        report.problems.append(f"metadata database is unreadable: {exc}")
+        return item_ids(path)
+    except Damaged as exc:
+        report.problems.append(f"metadata database {exc}")
         return None
 
 
@@ -346,31 +335,7 @@ class _NoTrustedMetadata(EmbedsearchError):
 
 def _recorded_manifest(db_path: Path) -> dict | None:
     """What the writer recorded of the manifest in the metadata DB (encoder, sources, options)."""
-    return _recorded_info(db_path, "manifest")
-
-
-def _recorded_info(db_path: Path, key: str) -> dict | None:
-    """One JSON object the writer recorded in the metadata DB's info table (`manifest`: encoder,
-    sources, options; `vectors`: that generation's vectors file and sha256)."""
-    try:
-        db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-        try:
-            row = db.execute("SELECT value FROM info WHERE key = ?", (key,)).fetchone()
-        finally:
-            db.close()
-        value = json.loads(row[0]) if row else None
-        return value if isinstance(value, dict) else None
-    except (sqlite3.Error, ValueError):
-        return None
-
-
-def _rows(db_path: Path) -> list[tuple]:
-    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    try:
-        return [tuple(r) for r in db.execute(
-            "SELECT path, start_line, end_line, kind, name, hash, text, meta FROM items ORDER BY id")]
-    finally:
-        db.close()
+    return read_info(db_path, "manifest")
 
 
 def _generation_of(path: Path) -> int:
@@ -409,7 +374,7 @@ def _best_vectors(folder: Path, manifest: dict, n_rows: int, generation: int,
     # another generation's files, which no manifest vouches for: only a vectors file whose
     # digest that generation's own metadata DB recorded is used (an unverified HNSW graph is
     # never loaded: hnswlib trusts its file and can crash on a damaged one)
-    recorded = _recorded_info(folder / f"items-{generation}.sqlite", "vectors") or {}
+    recorded = read_info(folder / f"items-{generation}.sqlite", "vectors") or {}
     path = folder / f"vectors-{generation}.npy"
     if recorded.get("file") != path.name or not path.is_file() or sha256_file(path) != recorded.get("sha256"):
         return None, ""

@@ -8,7 +8,7 @@ request for another encoder is refused, because scores across encoders mean noth
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,30 +34,32 @@ FILTER_EXACT_BELOW = 5_000
 LEXICAL_LIMIT = 5_000  # BM25 matches read when a filter leaves out most of them
 
 
-@dataclass
-class Hit:
+@dataclass(kw_only=True)
+class Hit(Item):
+    """An item as a search answers with it: its `rank` (1 = best; 0 for the chunk a
+    `similar` started from), its `score` and the dense part of it (`cosine`), the path to
+    show, and, when asked, what each ranking feature added (`explain`)."""
+
     rank: int
     score: float
-    id: int
-    path: str
-    start_line: int
-    end_line: int
-    kind: str
-    name: str
-    text: str
-    meta: dict
     display: str = ""
     cosine: float = 0.0  # the dense part of `score` (equal to it when no lexical fusion)
     explain: dict[str, float] | None = None  # what each ranking feature added to `score`, when asked
     via: str | None = None  # the nested function whose match ranked this one (see fold_nested)
 
+    FIELDS = ("rank", "score", "id", "path", "start_line", "end_line", "kind", "name", "text", "meta", "display",
+              "cosine", "explain", "via")  # as_dict's keys, in order (JSON output; `hash`, `doc`, `params` stay out)
+
     def as_dict(self) -> dict:
         """The hit for JSON, scores to 4 decimals (a hit keeps them whole, so shards merge exactly)."""
-        d = asdict(self)
+        d = {key: getattr(self, key) for key in self.FIELDS}
         d["score"], d["cosine"] = round(self.score, 4), round(self.cosine, 4)
+        d["meta"] = dict(self.meta)
         for key in ("explain", "via"):
             if d[key] is None:
                 del d[key]
+            elif key == "explain":
+                d[key] = dict(d[key])
         return d
 
 
@@ -364,5 +366,5 @@ def similar_in(index: Index, path: str | None = None, line: int | None = None, t
 
 
 def _hit(rank: int, score: float, cosine: float, item: Item, sources: list[str]) -> Hit:
-    return Hit(rank, float(score), item.id, item.path, item.start_line, item.end_line,
-               item.kind, item.name, item.text, item.meta, display_path(item.path, sources), float(cosine))
+    return Hit(**{f.name: getattr(item, f.name) for f in fields(Item)}, rank=rank, score=float(score),
+               display=display_path(item.path, sources), cosine=float(cosine))

@@ -23,6 +23,7 @@ import numpy as np
 
 from embedsearch.errors import Damaged, EmbedsearchError
 from embedsearch.home import MANIFEST, Home
+from embedsearch.store import Item
 
 KIND = "sharded"
 
@@ -35,9 +36,9 @@ def shard_names(name: str, n: int) -> list[str]:
     return [f"{name}.shard-{i}-of-{n}" for i in range(n)]
 
 
-def shard_of(row: tuple, n: int) -> int:
-    """The shard of an item row (path, start_line, ...): a hash of its file's path."""
-    key = str(row[0]).encode("utf-8", "surrogatepass")
+def shard_of(path: str, n: int) -> int:
+    """The shard of an item of file `path`: a hash of the path, so a file's items stay together."""
+    key = str(path).encode("utf-8", "surrogatepass")
     return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") % n
 
 
@@ -57,7 +58,7 @@ def shards(home: Home, name: str) -> list[str]:
     return list(recorded)
 
 
-def write_sharded(home: Home | str, name: str, manifest: dict, vectors: np.ndarray, rows: list[tuple], n: int,
+def write_sharded(home: Home | str, name: str, manifest: dict, vectors: np.ndarray, rows: list[Item], n: int,
                   hnsw, wait: float = 0.0) -> dict:
     """Write NAME as N shards (each an ordinary generation commit), then the manifest that
     names them: the commit point of the whole set."""
@@ -67,7 +68,7 @@ def write_sharded(home: Home | str, name: str, manifest: dict, vectors: np.ndarr
     if n < 2:
         raise EmbedsearchError(f"--shards must be at least 2, got {n}")
     names = shard_names(name, n)
-    which = np.array([shard_of(r, n) for r in rows])
+    which = np.array([shard_of(r.path, n) for r in rows])
     with home.lock(name, wait=wait):
         existing = home.peek(name)
         if existing is not None and existing.get("kind") != KIND:

@@ -225,7 +225,7 @@ def build_from_parquet(home: Home | Path | str, name: str, dataset: str, wait: f
     import pyarrow.parquet as pq
 
     from embedsearch.ann import HnswParams
-    from embedsearch.store import manifest_generation, write_generation
+    from embedsearch.store import Item, manifest_generation, write_generation
 
     started = time.perf_counter()
     home = Home.of(home)
@@ -248,8 +248,9 @@ def build_from_parquet(home: Home | Path | str, name: str, dataset: str, wait: f
     vectors = vectors.reshape(n, dim)  # (n, dim)
     cols = {c: table.column(c).to_pylist() for c in ("path", "start_line", "end_line", "kind", "name", "hash",
                                                      "text", "meta")}
-    rows = list(zip(cols["path"], cols["start_line"], cols["end_line"], cols["kind"], cols["name"], cols["hash"],
-                    cols["text"], cols["meta"]))
+    rows = [Item(p, s, e, k, nm, t, json.loads(m or "{}"), id=i, hash=h) for i, (p, s, e, k, nm, h, t, m) in
+            enumerate(zip(*(cols[c] for c in ("path", "start_line", "end_line", "kind", "name", "hash", "text",
+                                              "meta"))))]
     manifest = {"kind": "code", "encoder": meta["encoder"], "sources": meta.get("sources", []),
                 "options": {**meta.get("options", {}), "from_parquet": str(folder)}}
     if shards > 1:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from embedsearch.chunking import Chunk
 from embedsearch.errors import Busy, Damaged, EmbedsearchError
 from embedsearch.fileio import file_digest, fsync_path
 from embedsearch.home import MANIFEST, Home
@@ -98,19 +99,15 @@ def _missing_fields(manifest: dict) -> list[str]:
     return missing
 
 
-@dataclass
-class Item:
-    """One stored chunk, as a search shows it."""
+@dataclass(kw_only=True)
+class Item(Chunk):
+    """A chunk as an index stores it: its row `id` (the row of its vector) and the `hash` of
+    what was embedded (representation.embed_hash), by which an update knows which chunks it
+    can keep. The one record of an item: indexing writes these, repair reads them back,
+    search returns them with a rank and scores (search.Hit)."""
 
     id: int
-    path: str
-    start_line: int
-    end_line: int
-    kind: str
-    name: str
     hash: str
-    text: str
-    meta: dict
 
 
 class StaleSnapshot(Exception):
@@ -288,6 +285,21 @@ class Index:
     def all_items(self) -> list[Item]:
         return [_item(r) for r in self.db.execute("SELECT * FROM items ORDER BY id")]
 
+    def hashes(self) -> list[str]:
+        """Each item's embed hash, in id order (an update keeps the vectors of unchanged ones)."""
+        return [r[0] for r in self.db.execute("SELECT hash FROM items ORDER BY id")]
+
+    def spans(self) -> list[tuple[str, int, int, str, str, str]]:
+        """(path, start_line, end_line, kind, name, hash) of each item, in id order: what an
+        update compares with the chunks it read to count what changed."""
+        return [tuple(r) for r in self.db.execute(
+            "SELECT path, start_line, end_line, kind, name, hash FROM items ORDER BY id")]
+
+    def definitions(self) -> list[tuple[int, str, str]]:
+        """(id, path, name) of every function, method and class."""
+        return [tuple(r) for r in self.db.execute(
+            "SELECT id, path, name FROM items WHERE kind IN ('function', 'method', 'class') ORDER BY id")]
+
     def item_at(self, path: str, line: int) -> Item | None:
         """The innermost item of `path` that contains `line`."""
         row = self.db.execute(
@@ -310,17 +322,63 @@ class Index:
 
 
 def _item(r: sqlite3.Row) -> Item:
-    return Item(r["id"], r["path"], r["start_line"], r["end_line"], r["kind"], r["name"], r["hash"],
-                r["text"], json.loads(r["meta"] or "{}"))
+    return Item(r["path"], r["start_line"], r["end_line"], r["kind"], r["name"], r["text"],
+                json.loads(r["meta"] or "{}"), id=r["id"], hash=r["hash"])
 
 
-def write_generation(home: Home | Path | str, name: str, manifest: dict, vectors: np.ndarray, items: list[tuple],
+ITEM_COLUMNS = "id, path, start_line, end_line, kind, name, text, meta, hash"
+
+
+def read_items(db_path: Path) -> list[Item]:
+    """Every item of an items DB, in id order, read-only (repair reads a generation's DB this
+    way, whichever manifest names it). Raises sqlite3.Error for an unreadable file."""
+    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        db.row_factory = sqlite3.Row
+        return [_item(r) for r in db.execute(f"SELECT {ITEM_COLUMNS} FROM items ORDER BY id")]
+    finally:
+        db.close()
+
+
+def item_ids(db_path: Path) -> list[int]:
+    """The ids of an items DB, in order, after SQLite's own quick check; raises Damaged
+    ("fails its integrity check: ..." or "is unreadable: ...") otherwise."""
+    try:
+        db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        try:
+            verdict = db.execute("PRAGMA quick_check").fetchone()[0]
+            if verdict != "ok":
+                raise Damaged(f"fails its integrity check: {verdict}")
+            return [r[0] for r in db.execute("SELECT id FROM items ORDER BY id")]
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        raise Damaged(f"is unreadable: {exc}") from None
+
+
+def read_info(db_path: Path, key: str) -> dict | None:
+    """A JSON object an items DB keeps in its `info` table ('manifest': what the manifest
+    said of the index; 'vectors': its generation's vectors file and digest); None when it is
+    missing or unreadable."""
+    try:
+        db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        try:
+            row = db.execute("SELECT value FROM info WHERE key = ?", (key,)).fetchone()
+        finally:
+            db.close()
+        value = json.loads(row[0]) if row else None
+        return value if isinstance(value, dict) else None
+    except (sqlite3.Error, ValueError):
+        return None
+
+
+def write_generation(home: Home | Path | str, name: str, manifest: dict, vectors: np.ndarray, items: list[Item],
                      hnsw_params, based_on: int | None | bool = False) -> dict:
     """Write a complete new generation and switch the manifest to it. Call under
     `home.lock(name)`.
 
-    `items` are (path, start_line, end_line, kind, name, hash, text, meta_json) in vector-row
-    order. A failure (disk full, read-only folder, interruption) before the manifest is
+    `items` are in vector-row order: item i is stored with id i (whatever its `id` said,
+    so a subset of another generation's items can be written as a shard). A failure (disk full, read-only folder, interruption) before the manifest is
     replaced removes the partial files and leaves the previous generation in place. The
     rename of the manifest is the commit point: after it nothing is rolled back. An
     interruption then still ends the call, with the new generation whole; an error (the
@@ -375,7 +433,7 @@ def write_generation(home: Home | Path | str, name: str, manifest: dict, vectors
     return manifest
 
 
-def _write_files(folder: Path, names: dict, manifest: dict, vectors: np.ndarray, items: list[tuple],
+def _write_files(folder: Path, names: dict, manifest: dict, vectors: np.ndarray, items: list[Item],
                  hnsw_params) -> str:
     """Write a generation's three files, fsynced; returns the vectors file's sha256."""
     from embedsearch.ann import build_hnsw, load_hnsw
@@ -472,7 +530,7 @@ def _remove_old_generations(folder: Path, keep: set[int]) -> None:
             p.unlink(missing_ok=True)
 
 
-def _write_items(path: Path, items: list[tuple], described: dict, vectors: dict | None = None) -> None:
+def _write_items(path: Path, items: list[Item], described: dict, vectors: dict | None = None) -> None:
     """The metadata DB, with a copy of what the manifest says about the index (encoder,
     sources, options) so `repair` can rebuild a lost manifest."""
     db = sqlite3.connect(path)
@@ -484,10 +542,11 @@ def _write_items(path: Path, items: list[tuple], described: dict, vectors: dict 
         db.executemany(
             "INSERT INTO items (id, path, start_line, end_line, kind, name, hash, text, meta) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            ((i, *row) for i, row in enumerate(items)),
+            ((i, it.path, it.start_line, it.end_line, it.kind, it.name, it.hash, it.text,
+              json.dumps(it.meta, ensure_ascii=False, default=str)) for i, it in enumerate(items)),
         )
         db.executemany("INSERT INTO lexical (rowid, name, path, body) VALUES (?, ?, ?, ?)",
-                       ((i, *lexical_fields(row[0], row[4], row[6])) for i, row in enumerate(items)))
+                       ((i, *lexical_fields(it.path, it.name, it.text)) for i, it in enumerate(items)))
         db.commit()
     finally:
         db.close()

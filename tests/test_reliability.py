@@ -398,7 +398,6 @@ def test_repair_never_pairs_one_generations_items_with_anothers_vectors(tmp_path
     (that generation's two agreeing copies, or their texts embedded again), never the newer
     generation's vectors, whose row i is another chunk. It used to report success with a
     third of the rows carrying another chunk's vector ("split like a shell" answered `join`)."""
-    from embedsearch.chunking import Chunk
     from embedsearch.indexing import build_index, chunk_vectors
     from embedsearch.search import query_encoder
     from tests.conftest import copy_stdlib
@@ -428,8 +427,7 @@ def test_repair_never_pairs_one_generations_items_with_anothers_vectors(tmp_path
     try:
         items = index.all_items()
         stored = np.asarray(index.vectors)
-        fresh, _ = chunk_vectors([Chunk(i.path, i.start_line, i.end_line, i.kind, i.name, i.text) for i in items],
-                                 index.manifest["options"]["representation"], query_encoder(index))
+        fresh, _ = chunk_vectors(items, index.manifest["options"]["representation"], query_encoder(index))
     finally:
         index.close()
     assert float((stored * fresh).sum(axis=1).min()) > 0.999  # every row holds its own chunk's vector
@@ -687,18 +685,16 @@ def test_repair_keeps_no_vectors_that_are_not_their_texts(tmp_path):
     repair re-encodes a sample, sees the mismatch and embeds the texts again instead of
     keeping the pairing."""
     from embedsearch.ann import HnswParams
-    from embedsearch.chunking import Chunk
     from embedsearch.indexing import build_index, chunk_vectors
-    from embedsearch.integrity import _rows
     from embedsearch.search import query_encoder
-    from embedsearch.store import write_generation
+    from embedsearch.store import read_items, write_generation
     from tests.conftest import copy_stdlib
 
     home = tmp_path / "home"
     build_index("rot", [str(copy_stdlib(tmp_path / "src", ["shlex.py"]))], home, model=FAKE)
     with Index(home, "rot") as index:
         manifest, vectors = index.manifest, np.roll(np.asarray(index.vectors), 1, axis=0)
-        rows = _rows(home / "rot" / manifest["files"]["items"]["file"])
+        rows = read_items(home / "rot" / manifest["files"]["items"]["file"])
     base = {k: manifest[k] for k in ("kind", "encoder", "sources", "options", "created")}
     write_generation(home, "rot", base, vectors, rows, HnswParams.from_dict(manifest["hnsw"]))
     assert check(home, "rot").ok  # nothing on disk can tell
@@ -706,6 +702,5 @@ def test_repair_keeps_no_vectors_that_are_not_their_texts(tmp_path):
     assert "disagreed with their re-encoded texts" in done["vectors"]
     with Index(home, "rot") as index:
         items = index.all_items()
-        fresh, _ = chunk_vectors([Chunk(i.path, i.start_line, i.end_line, i.kind, i.name, i.text) for i in items],
-                                 index.manifest["options"]["representation"], query_encoder(index))
+        fresh, _ = chunk_vectors(items, index.manifest["options"]["representation"], query_encoder(index))
         assert float((np.asarray(index.vectors) * fresh).sum(axis=1).min()) > 0.999

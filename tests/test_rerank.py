@@ -18,7 +18,7 @@ from embedsearch.store import Index, Item
 
 
 def _item(i: int, name: str, text: str = "def f(): pass") -> Item:
-    return Item(i, "/x/m.py", 1, 1, "method", name, "h", text, {})
+    return Item("/x/m.py", 1, 1, "method", name, text, {}, id=i, hash="h")
 
 
 def test_stems_meet_across_verb_forms():
@@ -48,7 +48,7 @@ def test_kind_features_and_question_words():
     doc = 'def _load(self, raw):\n    """Load a cookie."""\n    return raw'
 
     def f(name, kind="method", text="def f(): pass"):
-        item = Item(1, "/x/m.py", 1, 3, kind, name, "h", text, {})
+        item = Item("/x/m.py", 1, 3, kind, name, text, {}, id=1, hash="h")
         return dict(zip(FEATURES, features(query_stems("load cookies"), cand, item)))
 
     assert f("Cookie._load", text=doc)["private"] == 1.0 and f("Cookie._load", text=doc)["documented"] == 1.0

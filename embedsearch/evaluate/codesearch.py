@@ -248,7 +248,7 @@ def answers(index: Index, queries: list[Query], strict: bool = False, fold: bool
     query none of whose names is in the index is an error that names it (a typo in a
     questions file would otherwise just count as a miss)."""
     by_name: dict[str, list[tuple[int, str]]] = {}
-    for row in index.db.execute("SELECT id, path, name FROM items WHERE kind IN ('function', 'method', 'class')"):
+    for row in index.definitions():
         by_name.setdefault(row[2], []).append((row[0], row[1]))
     out, unknown_targets = [], []
     for q in queries:
