@@ -51,10 +51,10 @@ print(json.dumps(labels[0].tolist()))
 TORCH_RANKING = r'''
 import json, sys
 from pathlib import Path
-from embedsearch.representation import clean_query
+from embedsearch.codeindex.representation import clean_query
 from embedsearch.encoding import resolve_encoder
-from embedsearch.search import answer
-from embedsearch.store import Index
+from embedsearch.codeindex.search import answer
+from embedsearch.codeindex.store import Index
 index = Index(Path(sys.argv[1]), sys.argv[2])
 encoder = resolve_encoder(None, built=index.manifest["encoder"], for_queries=True)  # no home: the torch encoder
 weight = index.manifest["options"].get("lexical_weight", 0.0)
@@ -129,7 +129,7 @@ def main() -> None:
             print(f"{label:52s} {med:9.3f} {base / med:11.1f}x  {' '.join(f'{t:.2f}' for t in times)}")
 
         # what opening the index costs: the HNSW file's sha256 (always), the vectors' (on use)
-        from embedsearch.store import sha256_file
+        from embedsearch.codeindex.store import sha256_file
 
         for role in ("hnsw", "vectors"):
             f = home / args.name / manifest["files"][role]["file"]

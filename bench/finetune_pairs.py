@@ -22,7 +22,7 @@ from pathlib import Path
 
 from embedsearch.chunking import python as pychunk
 from embedsearch.evaluate.codesearch import MIN_QUERY_WORDS, strip_docstrings
-from embedsearch.representation import SUMMARY_WORDS, clean_query, embed_text, first_paragraph
+from embedsearch.codeindex.representation import SUMMARY_WORDS, clean_query, embed_text, first_paragraph
 
 HERE = Path(__file__).resolve().parent / "questions"
 HELD_OUT = {"packaging", "pathspec", "filelock", "pluggy", "jinja2", "more_itertools", "dateutil"}

@@ -33,7 +33,7 @@ FILES = ["textwrap.py", "shlex.py", "csv.py", "json", "shutil.py", "argparse.py"
 def main() -> None:
     import embedsearch.encoding as encoding
     import embedsearch.onnx_encoder as oe
-    import embedsearch.search as search_mod
+    import embedsearch.codeindex.search as search_mod
     from embedsearch.encoders import get_encoder
     from embedsearch.evaluate.codesearch import evaluate
     import onnx

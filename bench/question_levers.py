@@ -12,9 +12,9 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from embedsearch import representation  # noqa: E402
+from embedsearch.codeindex import representation  # noqa: E402
 from embedsearch.evaluate.codesearch import _score  # noqa: E402
-from embedsearch.search import answer  # noqa: E402
+from embedsearch.codeindex.search import answer  # noqa: E402
 from questions_bench import dev_run  # noqa: E402
 
 

@@ -19,9 +19,15 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import embedsearch  # noqa: E402
-from embedsearch.representation import clean_query  # noqa: E402
-from embedsearch.search import answer, query_encoder  # noqa: E402
-from embedsearch.store import Index  # noqa: E402
+
+try:  # the code index became a package (embedsearch/codeindex/) in the ninth session
+    from embedsearch.codeindex.representation import clean_query
+    from embedsearch.codeindex.search import answer, query_encoder
+    from embedsearch.codeindex.store import Index
+except ImportError:  # an older tree
+    from embedsearch.representation import clean_query
+    from embedsearch.search import answer, query_encoder
+    from embedsearch.store import Index
 
 
 def main() -> None:

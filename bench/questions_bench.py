@@ -30,10 +30,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 
 from embedsearch.evaluate.codesearch import DEFAULT, Method, answers, evaluate, read_questions  # noqa: E402
-from embedsearch.indexing import LEXICAL_WEIGHT  # noqa: E402
-from embedsearch.representation import NAMED, PLAIN, SUMMARISED, clean_query  # noqa: E402
-from embedsearch.search import query_encoder  # noqa: E402
-from embedsearch.store import Index  # noqa: E402
+from embedsearch.codeindex.indexing import LEXICAL_WEIGHT  # noqa: E402
+from embedsearch.codeindex.representation import NAMED, PLAIN, SUMMARISED, clean_query  # noqa: E402
+from embedsearch.codeindex.search import query_encoder  # noqa: E402
+from embedsearch.codeindex.store import Index  # noqa: E402
 
 HERE = Path(__file__).resolve().parent / "questions"
 STDLIB = Path(sysconfig.get_paths()["stdlib"])

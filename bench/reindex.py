@@ -50,7 +50,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--min-chunks", type=int, default=5000)
     args = ap.parse_args()
-    from embedsearch.indexing import IndexSummary, collect_chunks
+    from embedsearch.codeindex.indexing import IndexSummary, collect_chunks
 
     print(f"machine: {machine()}")
     stdlib = Path(sysconfig.get_paths()["stdlib"])

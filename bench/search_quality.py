@@ -19,8 +19,8 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from embedsearch.evaluate.codesearch import BASELINE, DEFAULT, Method, evaluate  # noqa: E402
-from embedsearch.indexing import LEXICAL_WEIGHT  # noqa: E402
-from embedsearch.representation import NAMED, SUMMARISED  # noqa: E402
+from embedsearch.codeindex.indexing import LEXICAL_WEIGHT  # noqa: E402
+from embedsearch.codeindex.representation import NAMED, SUMMARISED  # noqa: E402
 
 METHODS = (
     BASELINE,

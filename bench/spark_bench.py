@@ -269,7 +269,7 @@ def als_blas(args) -> None:
 
 
 def encode(args) -> None:
-    from embedsearch.spark import encode_corpus
+    from embedsearch.codeindex.spark import encode_corpus
 
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
@@ -294,7 +294,7 @@ def encode(args) -> None:
               f"(best of each)", flush=True)
         subprocess.run([EXE, "--home", str(home), "index", "--name", "spark", "--from-parquet", str(out)], check=True,
                        stdout=subprocess.DEVNULL)
-        from embedsearch.store import Index
+        from embedsearch.codeindex.store import Index
 
         with Index(home, "local") as a, Index(home, "spark") as b:
             ka = {(i.path, i.start_line, i.end_line, i.name): n for n, i in enumerate(a.items(list(range(a.count))))}
@@ -316,7 +316,7 @@ def encode(args) -> None:
 
 
 def shards(args) -> None:
-    from embedsearch.spark import encode_corpus
+    from embedsearch.codeindex.spark import encode_corpus
 
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"

@@ -21,8 +21,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import machine  # noqa: E402
-from embedsearch.indexing import build_index  # noqa: E402
-from embedsearch.representation import NAMED, SUMMARISED  # noqa: E402
+from embedsearch.codeindex.indexing import build_index  # noqa: E402
+from embedsearch.codeindex.representation import NAMED, SUMMARISED  # noqa: E402
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 CORPUS = ["json", "csv.py", "textwrap.py", "shutil.py", "shlex.py", "urllib"]  # what `make demo` indexes

@@ -15,11 +15,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 
 from embedsearch.chunking import Chunk  # noqa: E402
-from embedsearch.indexing import LEXICAL_WEIGHT  # noqa: E402
-from embedsearch.representation import CODE_KINDS, summary_text  # noqa: E402
-from embedsearch.rerank import FEATURES, POOL, feature_rows  # noqa: E402
-from embedsearch.search import POOL as FUSED_POOL  # noqa: E402
-from embedsearch.search import candidates  # noqa: E402
+from embedsearch.codeindex.indexing import LEXICAL_WEIGHT  # noqa: E402
+from embedsearch.codeindex.representation import CODE_KINDS, summary_text  # noqa: E402
+from embedsearch.codeindex.rerank import FEATURES, POOL, feature_rows  # noqa: E402
+from embedsearch.codeindex.search import POOL as FUSED_POOL  # noqa: E402
+from embedsearch.codeindex.search import candidates  # noqa: E402
 from questions_bench import dev_run  # noqa: E402
 from train_reranker import fit, mrr  # noqa: E402
 

@@ -17,7 +17,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 
 from embedsearch.chunking import Chunk  # noqa: E402
-from embedsearch.representation import (  # noqa: E402
+from embedsearch.codeindex.representation import (  # noqa: E402
     CODE_KINDS, NAMED, SUMMARY_WORDS, _definition, first_paragraph, lexical_terms, summary_text, words)
 from questions_bench import dev_run  # noqa: E402
 

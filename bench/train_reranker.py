@@ -31,12 +31,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 
 from embedsearch.evaluate.codesearch import answers, prepare_corpus, query_key  # noqa: E402
-from embedsearch.indexing import LEXICAL_WEIGHT, build_index  # noqa: E402
-from embedsearch.representation import SUMMARISED, clean_query  # noqa: E402
-from embedsearch.rerank import FEATURES, POOL, feature_rows  # noqa: E402
-from embedsearch.search import POOL as FUSED_POOL  # noqa: E402
-from embedsearch.search import candidates, query_encoder  # noqa: E402
-from embedsearch.store import Index  # noqa: E402
+from embedsearch.codeindex.indexing import LEXICAL_WEIGHT, build_index  # noqa: E402
+from embedsearch.codeindex.representation import SUMMARISED, clean_query  # noqa: E402
+from embedsearch.codeindex.rerank import FEATURES, POOL, feature_rows  # noqa: E402
+from embedsearch.codeindex.search import POOL as FUSED_POOL  # noqa: E402
+from embedsearch.codeindex.search import candidates, query_encoder  # noqa: E402
+from embedsearch.codeindex.store import Index  # noqa: E402
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 REPRESENTATION = SUMMARISED  # the default index's

@@ -29,8 +29,8 @@ def main() -> None:
     ap.add_argument("--name", required=True)
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import embedsearch.search as S
-    from embedsearch.representation import lexical_terms
+    import embedsearch.codeindex.search as S
+    from embedsearch.codeindex.representation import lexical_terms
     from embedsearch.serving import Workspace
 
     qs = questions()

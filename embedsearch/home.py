@@ -174,6 +174,17 @@ class Home:
             return None
         return data if isinstance(data, dict) else None
 
+    def manifest_identity(self, name: str) -> tuple[int, int, int, int] | None:
+        """Which manifest file NAME has now (device, inode, size, mtime), or None when there is
+        none (or NAME is not a valid name): how a long-lived reader notices a commit by
+        another process. Every commit renames a new file into place, so the identity changes
+        even when a removed index is built again with the same generation number."""
+        try:
+            st = os.stat(self.folder(name) / MANIFEST)
+        except (OSError, ValueError, EmbedsearchError):
+            return None
+        return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
     # ------------------------------------------------------------ other places
 
     @property
@@ -181,15 +192,20 @@ class Home:
         """HOME/tables.json."""
         return self.path / REGISTRY
 
+    @property
+    def tables_root(self) -> Path:
+        """HOME/.tables: one folder per table that keeps rows or graphs (table_rows)."""
+        return self.path / TABLES
+
     def table_rows(self, name: str) -> Path:
         """HOME/.tables/NAME: a table's parsed rows and its HNSW graphs."""
-        return self.path / TABLES / check_name(name, "table")
+        return self.tables_root / check_name(name, "table")
 
     def owns_table_rows(self, folder: Path) -> bool:
         """Whether `folder` is a real folder directly under HOME/.tables (a name read from
         tables.json is untrusted: never delete where a symlink or "../x" points)."""
         return (TABLE_NAME_RE.match(folder.name) is not None and not folder.is_symlink() and folder.is_dir()
-                and folder.parent.resolve() == (self.path / TABLES).resolve())
+                and folder.parent.resolve() == self.tables_root.resolve())
 
     def cache(self, kind: str) -> Path:
         """HOME/.cache/KIND: files that can be rebuilt whenever they are missing."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from embedsearch.errors import EmbedsearchError
-from embedsearch.filters import Filters
+from embedsearch.codeindex.filters import Filters
 from embedsearch.home import Home
 
 INSTRUCTIONS = (

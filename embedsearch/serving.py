@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from embedsearch.errors import EmbedsearchError
-from embedsearch.filters import Filters
-from embedsearch.home import MANIFEST, Home
+from embedsearch.codeindex.filters import Filters
+from embedsearch.home import Home
 
 MAX_K = 100
 MAX_MAP_KEYS = 20_000
@@ -49,7 +49,7 @@ class Workspace:
 
     def __init__(self, home: Home | str | os.PathLike | None = None):
         self.home = Home.of(home)
-        self._indexes: dict = {}  # name -> open store.Index
+        self._indexes: dict = {}  # name -> (manifest identity, open store.Index)
         self._encoders: dict = {}  # (name, digest) -> encoder
         self._tables: dict = {}  # name -> (stamp, Table)
         self._derived: dict = {}  # (what, args, stamps) -> result (maps, comparisons)
@@ -57,22 +57,29 @@ class Workspace:
     # ------------------------------------------------------------ what is kept
 
     def index(self, name: str):
-        """The open current generation of index NAME (reopened when a writer committed another)."""
-        from embedsearch.store import Index, manifest_generation
+        """The open current generation of index NAME (reopened when a writer committed another,
+        or removed the index and built it again)."""
+        from embedsearch.codeindex.store import Index
 
-        ix = self._indexes.get(name)
-        if ix is not None and manifest_generation(self.home.folder(name)) == ix.manifest.get("generation"):
-            return ix
+        identity = self.home.manifest_identity(name)  # (read before opening: a commit in between reopens)
+        kept = self._indexes.get(name)
+        if kept is not None and identity is not None and kept[0] == identity:
+            return kept[1]
+        if kept is not None:
+            del self._indexes[name]
+            kept[1].close()
         fresh = Index(self.home, name)
-        fresh.vectors  # checked once now, so each query reads rows from the file, not the graph (Index.rows)
-        self._indexes[name] = fresh
-        if ix is not None:
-            ix.close()
+        try:
+            fresh.vectors  # checked once now, so each query reads rows from the file, not the graph (Index.rows)
+        except BaseException:
+            fresh.close()
+            raise
+        self._indexes[name] = (identity, fresh)
         return fresh
 
     def encoder(self, index):
         """The query encoder of an open index, loaded once per encoder."""
-        from embedsearch.search import query_encoder
+        from embedsearch.codeindex.search import query_encoder
 
         built = index.manifest["encoder"]
         key = (built["name"], built.get("digest"))
@@ -82,14 +89,11 @@ class Workspace:
 
     def _stamp(self, name: str) -> tuple:
         """What a table named NAME is made from, as file times: reload when one changes."""
-        out = []
-        for path in (self.home.registry, self.home.path / name / MANIFEST,
-                     self.home.path / name.rsplit("-", 1)[0] / MANIFEST):
-            try:
-                out.append(os.stat(path).st_mtime_ns)
-            except (OSError, ValueError):
-                out.append(None)
-        return tuple(out)
+        try:
+            registry = os.stat(self.home.registry).st_mtime_ns
+        except OSError:
+            registry = None
+        return registry, self.home.manifest_identity(name), self.home.manifest_identity(name.rsplit("-", 1)[0])
 
     def table(self, name: str):
         """Table NAME (tables.registry.open_table), kept while its sources are unchanged."""
@@ -124,7 +128,7 @@ class Workspace:
                 continue
 
     def close(self) -> None:
-        for ix in self._indexes.values():
+        for _, ix in self._indexes.values():
             ix.close()
         self._indexes.clear()
 
@@ -137,7 +141,7 @@ class Workspace:
         return list_entries(self.home)
 
     def info(self, name: str) -> dict:
-        from embedsearch.catalog import describe
+        from embedsearch.codeindex.store import describe
 
         return describe(self.home, name)
 
@@ -149,8 +153,8 @@ class Workspace:
     def search(self, name: str, query: str, k: int = 10, exact: bool = False, lexical_weight: float | None = None,
                rerank: bool | None = None, explain: bool = False, filters: Filters = Filters()) -> Answer:
         """Hits for one query (search.search_index on the kept index and encoder)."""
-        from embedsearch.search import search, search_index
-        from embedsearch.shards import is_sharded
+        from embedsearch.codeindex.search import search, search_index
+        from embedsearch.codeindex.shards import is_sharded
 
         check_k(k)
         if is_sharded(self.home, name):  # each shard opened per request: a sharded index is for batch sizes
@@ -174,7 +178,7 @@ class Workspace:
                 text: str | None = None, k: int = 10, exact: bool = False, filters: Filters = Filters()) -> Answer:
         """The item asked about (None for a snippet) and the hits like it: search.similar_in
         on the kept index."""
-        from embedsearch.search import similar_in
+        from embedsearch.codeindex.search import similar_in
 
         check_k(k)
         ix = self.index(name)

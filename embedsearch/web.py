@@ -20,7 +20,7 @@ import json
 from pathlib import Path
 
 from embedsearch.errors import Busy, EmbedsearchError, UnknownName
-from embedsearch.filters import Filters
+from embedsearch.codeindex.filters import Filters
 from embedsearch.home import Home
 
 STATIC = Path(__file__).parent / "web_static"

@@ -19,12 +19,12 @@ with tempfile.TemporaryDirectory() as tmp:
     print(f"indexed {faq.last_run.chunks} records in {faq.last_run.seconds:.1f} s")
 
     questions = ["why do movies have a bias?", "how does approximate search stay fast?"]
-    for question, hits in zip(questions, faq.search(questions, k=2)):
-        print(f"\n{question}")
-        for hit in hits:
-            print(f"  {hit.score:.3f}  {hit.name:<15} {hit.meta.get('topic', '')}")
-
-    _, hits = faq.similar(text="vector arithmetic on word embeddings", k=3)
+    with faq:  # inside the block the open index and its query encoder are kept between calls
+        for question in questions:
+            print(f"\n{question}")
+            for hit in faq.search(question, k=2):  # Hits: an item (path, lines, name, text, meta) + rank, score
+                print(f"  {hit.score:.3f}  {hit.name:<15} {hit.meta.get('topic', '')}")
+        _, hits = faq.similar(text="vector arithmetic on word embeddings", k=3)
     print("\nlike 'vector arithmetic on word embeddings':", [h.name for h in hits])
     print("index whole:", faq.check().ok)
 

@@ -28,6 +28,7 @@ def main() -> None:
             return super().encode(texts, batch_size, progress)
 
     register_encoder(FAKE, SlowEncoder)
+    sys.argv = ["embedsearch", *args]  # what a lock holder records of itself: the command a user typed
     cli(args, prog_name="embedsearch")
 
 

@@ -53,7 +53,7 @@ def copy_stdlib(dest: Path, names: list[str] = CORPUS_FILES) -> Path:
 @pytest.fixture(scope="session")
 def stdlib_index(tmp_path_factory: pytest.TempPathFactory):
     """(home, name, corpus folder) of an index built once over copies of stdlib modules."""
-    from embedsearch.indexing import build_index
+    from embedsearch.codeindex.indexing import build_index
 
     root = tmp_path_factory.mktemp("stdlib")
     corpus = copy_stdlib(root / "corpus")

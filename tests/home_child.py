@@ -21,7 +21,7 @@ from embedsearch.home import Home
 
 def write_index(home: Home, name: str, seed: int) -> None:
     from embedsearch.ann import HnswParams
-    from embedsearch.store import write_generation
+    from embedsearch.codeindex.store import write_generation
     from tests.store_child import MANIFEST, generation
 
     vectors, rows = generation(seed)

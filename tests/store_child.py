@@ -14,7 +14,7 @@ import numpy as np
 from embedsearch.ann import HnswParams, normalise
 from embedsearch.errors import EmbedsearchError
 from embedsearch.home import Home
-from embedsearch.store import Item, write_generation
+from embedsearch.codeindex.store import Item, write_generation
 
 DIM = 32
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from embedsearch.indexing import build_index
-from embedsearch.representation import lexical_terms
-from embedsearch.search import search
-from embedsearch.store import Index
+from embedsearch.codeindex.indexing import build_index
+from embedsearch.codeindex.representation import lexical_terms
+from embedsearch.codeindex.search import search
+from embedsearch.codeindex.store import Index
 from tests.conftest import copy_stdlib
 from tests.fake_encoder import FAKE
 
@@ -44,7 +44,7 @@ def test_a_search_answers_the_same_with_postings_held(tmp_path):
     """Through the whole ranking (fusion, re-ranking, folding), not only BM25."""
     home = tmp_path / "home"
     build_index("lib", [str(copy_stdlib(tmp_path / "corpus"))], home, model=FAKE)
-    from embedsearch.search import query_encoder, search_index
+    from embedsearch.codeindex.search import query_encoder, search_index
 
     before = search(home, "lib", QUERIES[:6], k=10)
     with Index(home, "lib") as ix:
@@ -59,7 +59,7 @@ def test_rows_tied_at_the_limit_are_cut_by_row_id():
     not depend on numpy's partitioning: the lower row ids, best first."""
     import numpy as np
 
-    from embedsearch.bm25 import Postings
+    from embedsearch.codeindex.bm25 import Postings
 
     lengths = np.full(12, 10.0)
     held = Postings(12, lengths, {"parse": (np.arange(11, dtype=np.int64), np.array([1.0] * 10 + [3.0]))})

@@ -98,7 +98,7 @@ def test_wrong_values_get_one_clear_line(args, code, cli, home):
 
 
 def test_a_queries_file_that_is_not_utf8_is_one_line(cli, home, tmp_path):
-    from embedsearch.indexing import build_index
+    from embedsearch.codeindex.indexing import build_index
     from tests.conftest import copy_stdlib
 
     build_index("q", [str(copy_stdlib(tmp_path / "src", ["shlex.py"]))], home, model=FAKE)

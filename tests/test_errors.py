@@ -6,14 +6,14 @@ from __future__ import annotations
 import pytest
 
 from embedsearch.errors import Busy, Damaged, EmbedsearchError, UnknownName
-from embedsearch.search import search
+from embedsearch.codeindex.search import search
 from embedsearch.home import Home
-from embedsearch.store import Index
+from embedsearch.codeindex.store import Index
 from tests.fake_encoder import FAKE
 
 
 def test_typed_errors_for_unknown_busy_and_damaged(tmp_path, cli):
-    from embedsearch.indexing import build_index
+    from embedsearch.codeindex.indexing import build_index
     from tests.conftest import copy_stdlib
 
     home = tmp_path / "home"

@@ -6,8 +6,9 @@ import ast
 import json
 
 from embedsearch.evaluate.codesearch import evaluate, read_questions, strip_docstrings
-from embedsearch.representation import first_paragraph
+from embedsearch.codeindex.representation import first_paragraph
 from tests.conftest import copy_stdlib
+from tests.fake_encoder import FAKE
 
 SRC = '''"""Module docstring."""
 
@@ -95,7 +96,7 @@ def test_questions_are_asked_of_the_code_as_it_is(tmp_path, home, cli):
     assert default["queries_from"] == str(questions)
     assert default["recall_at_10"] == 1.0 and default["mrr_at_10"] >= 0.75  # real encoder, real code
     # the docstrings were kept: the indexed text of dedent still holds its docstring
-    from embedsearch.store import Index
+    from embedsearch.codeindex.store import Index
 
     index = Index(home, "q-questions-summarised-v1")
     try:
@@ -119,7 +120,7 @@ def test_questions_file_mistakes_are_named(tmp_path, home, cli):
     assert (q.text, q.path, q.names) == ("split a command line", "shlex.py", ("split",))
     typo = tmp_path / "typo.tsv"
     typo.write_text("split a command line\tshlex.py:splitt\nquote for the shell\tshlex.py:quote\n")
-    r = cli("eval", "codesearch", corpus, "--questions", typo, "--index", "t")
+    r = cli("eval", "codesearch", corpus, "--questions", typo, "--index", "t", "--model", FAKE)  # names, not ranking
     assert r.exit_code == 1 and "shlex.py:splitt" in r.output and "1 answer(s)" in r.output
 
 

@@ -45,8 +45,8 @@ def test_queries_from_standard_input(stdlib_index, cli):
 
 
 def test_embed_prints_the_vectors_an_index_uses(stdlib_index, cli, tmp_path):
-    from embedsearch.search import query_encoder
-    from embedsearch.store import Index
+    from embedsearch.codeindex.search import query_encoder
+    from embedsearch.codeindex.store import Index
 
     home, name, _ = stdlib_index
     r = cli("--home", home, "embed", "split a string like a shell", "parse a date")

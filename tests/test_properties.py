@@ -137,10 +137,10 @@ def test_random_updates_damage_and_repairs_never_serve_a_wrong_vector(tmp_path_f
     import random
 
     from embedsearch.chunking import Chunk
-    from embedsearch.indexing import build_index, chunk_vectors
-    from embedsearch.integrity import repair
-    from embedsearch.search import query_encoder, search
-    from embedsearch.store import Index
+    from embedsearch.codeindex.indexing import build_index, chunk_vectors
+    from embedsearch.codeindex.integrity import repair
+    from embedsearch.codeindex.search import query_encoder, search
+    from embedsearch.codeindex.store import Index
     from tests.fake_encoder import FAKE
 
     rng = random.Random(seed)

@@ -6,10 +6,10 @@ import json
 import shutil
 
 from embedsearch.chunking import Chunk
-from embedsearch.indexing import build_index
-from embedsearch.representation import PLAIN, clean_query, embed_hash, embed_text, lexical_query, words
-from embedsearch.search import search
-from embedsearch.store import Index
+from embedsearch.codeindex.indexing import build_index
+from embedsearch.codeindex.representation import PLAIN, clean_query, embed_hash, embed_text, lexical_query, words
+from embedsearch.codeindex.search import search
+from embedsearch.codeindex.store import Index
 
 
 def test_identifiers_split_into_words():
@@ -122,7 +122,7 @@ def test_old_index_format_is_refused_clearly(stdlib_index, cli, tmp_path):
 
 
 def test_summary_says_what_a_definition_is_for():
-    from embedsearch.representation import SUMMARISED, embed_texts, summary_text
+    from embedsearch.codeindex.representation import SUMMARISED, embed_texts, summary_text
 
     method = Chunk("/x/m.py", 10, 16, "method", "JSONEncoder.encode",
                    '    def encode(self, o, *, indent=None):\n'
@@ -156,8 +156,8 @@ def test_chunk_vectors_blend_code_and_summary():
     is the mean of the two cosines, rescaled."""
     import numpy as np
 
-    from embedsearch.indexing import chunk_vectors
-    from embedsearch.representation import SUMMARISED, embed_texts
+    from embedsearch.codeindex.indexing import chunk_vectors
+    from embedsearch.codeindex.representation import SUMMARISED, embed_texts
 
     class Spy:  # a fake encoder: the encoder is not what this checks
         asked: list[str] = []
@@ -183,7 +183,7 @@ def test_the_chunker_and_the_stored_text_give_the_same_summary():
     would hold other vectors than a fresh build (methods with a string reaching column 0
     included, where dedenting alone cannot parse them)."""
     from embedsearch.chunking import chunk_text
-    from embedsearch.representation import summary_text
+    from embedsearch.codeindex.representation import summary_text
     from tests.conftest import STDLIB
 
     tricky = ('class A:\n    def f(self, x, *, y=1):\n        """Do the thing.\n\n        More."""\n'

@@ -9,12 +9,12 @@ import numpy as np
 import pluggy
 
 from embedsearch.evaluate.codesearch import DEFAULT, Method, evaluate, strip_docstrings
-from embedsearch.indexing import LEXICAL_WEIGHT
-from embedsearch.representation import SUMMARISED
-from embedsearch.rerank import FEATURES, WEIGHTS, Candidate, features, query_stems, rerank, stem
+from embedsearch.codeindex.indexing import LEXICAL_WEIGHT
+from embedsearch.codeindex.representation import SUMMARISED
+from embedsearch.codeindex.rerank import FEATURES, WEIGHTS, Candidate, features, query_stems, rerank, stem
 from embedsearch.ann import exact_query
-from embedsearch.search import answer, candidates, query_encoder
-from embedsearch.store import Index, Item
+from embedsearch.codeindex.search import answer, candidates, query_encoder
+from embedsearch.codeindex.store import Index, Item
 
 
 def _item(i: int, name: str, text: str = "def f(): pass") -> Item:
@@ -63,7 +63,7 @@ def test_documented_agrees_with_the_parser_on_real_code(stdlib_index):
     every definition of the test corpus (textwrap, shutil, csv, json)."""
     import ast
 
-    from embedsearch.representation import _definition, documented
+    from embedsearch.codeindex.representation import _definition, documented
 
     home, name, _ = stdlib_index
     index = Index(home, name)
@@ -79,8 +79,8 @@ def test_documented_agrees_with_the_parser_on_real_code(stdlib_index):
 
 
 def test_a_folded_hit_says_which_nested_function_scored_it(tmp_path, cli):
-    from embedsearch.indexing import build_index
-    from embedsearch.search import search
+    from embedsearch.codeindex.indexing import build_index
+    from embedsearch.codeindex.search import search
 
     src = tmp_path / "src"
     src.mkdir()
@@ -160,8 +160,8 @@ def test_explain_adds_up_to_each_score(stdlib_index, cli):
     """--explain is exact: what each feature added sums to the score shown."""
     import json
 
-    from embedsearch.rerank import FEATURES
-    from embedsearch.search import search
+    from embedsearch.codeindex.rerank import FEATURES
+    from embedsearch.codeindex.search import search
 
     home, name, _ = stdlib_index
     hits = search(home, name, ["recursively delete a directory tree"], k=5, explain=True)[0]

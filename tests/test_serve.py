@@ -158,7 +158,7 @@ def test_an_update_during_a_burst_is_seen_whole(tmp_path):
     request answers (no error), each from one generation, the new one from its commit on."""
     from starlette.testclient import TestClient
 
-    from embedsearch.indexing import build_index
+    from embedsearch.codeindex.indexing import build_index
     from embedsearch.web import create_app
 
     src = tmp_path / "src"

@@ -18,8 +18,8 @@ def dataset(stdlib_index, tmp_path_factory):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from embedsearch.spark import SIDECAR
-    from embedsearch.store import Index
+    from embedsearch.codeindex.spark import SIDECAR
+    from embedsearch.codeindex.store import Index
 
     home, name, corpus = stdlib_index
     out = tmp_path_factory.mktemp("ds") / "dataset"

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from embedsearch.store import Index
+from embedsearch.codeindex.store import Index
 from tests.fake_encoder import FAKE
 
 ROOT = Path(__file__).resolve().parents[1]

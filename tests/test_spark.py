@@ -183,7 +183,7 @@ def test_index_on_spark_matches_a_local_index_and_rereads_only_changes(tmp_path,
     local_hits = jsons(cli("--home", home, "search", "local-geo", q, "-k", "3", "--json"))
     assert [(h["path"], h["name"]) for h in spark_hits] == [(h["path"], h["name"]) for h in local_hits]
     assert spark_hits[0]["name"] == "circle_area"
-    from embedsearch.store import Index
+    from embedsearch.codeindex.store import Index
 
     with Index(home, "spark-geo") as a, Index(home, "local-geo") as b:
         order = lambda ix: {(i.path, i.start_line): n for n, i in enumerate(ix.items(list(range(ix.count))))}  # noqa: E731

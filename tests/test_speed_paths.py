@@ -22,8 +22,8 @@ import pytest
 import onnx  # noqa: F401  a hard dependency: its absence must fail these tests, not skip them
 
 from embedsearch.onnx_encoder import META_FILE, cache_dir, cached_encoder
-from embedsearch.search import search
-from embedsearch.store import Index
+from embedsearch.codeindex.search import search
+from embedsearch.codeindex.store import Index
 
 ROOT = Path(__file__).resolve().parents[1]
 QUERIES = ["find the executable on the PATH", "recursively delete a directory tree",
@@ -85,7 +85,7 @@ def test_index_vectors_match_torch(stdlib_index, torch_encoder):
     finally:
         index.close()
     from embedsearch.chunking import Chunk
-    from embedsearch.indexing import chunk_vectors
+    from embedsearch.codeindex.indexing import chunk_vectors
 
     assert index.manifest["options"]["representation"] == "summarised-v1"  # code and summary blended
     chunks = [Chunk(it.path, it.start_line, it.end_line, it.kind, it.name, it.text) for it in items]
@@ -95,7 +95,7 @@ def test_index_vectors_match_torch(stdlib_index, torch_encoder):
 
 def test_same_top10_as_torch(stdlib_index, torch_encoder):
     home, name, _ = stdlib_index
-    from embedsearch.search import answer
+    from embedsearch.codeindex.search import answer
 
     fast = search(home, name, QUERIES, k=10, lexical_weight=0)  # the cached export answers
     fast_hybrid = search(home, name, QUERIES, k=10)
@@ -206,9 +206,9 @@ def test_an_update_embeds_only_new_or_changed_chunks_and_never_imports_torch(tmp
     whose hash is new, every unchanged chunk keeps its stored vector byte for byte, and in
     a fresh process with the export cached the update never imports torch."""
     from embedsearch.chunking import chunk_text
-    from embedsearch.indexing import build_index
-    from embedsearch.representation import embed_hash, embed_texts
-    from embedsearch.store import Index
+    from embedsearch.codeindex.indexing import build_index
+    from embedsearch.codeindex.representation import embed_hash, embed_texts
+    from embedsearch.codeindex.store import Index
     from tests.conftest import copy_stdlib
 
     corpus = copy_stdlib(tmp_path / "src", ["shlex.py"])
@@ -262,7 +262,7 @@ def test_an_update_embeds_only_new_or_changed_chunks_and_never_imports_torch(tmp
         index.close()
 
     source.write_text(text + "\n\ndef whisper(words):\n    return [w.lower() for w in words]\n")
-    code = ("import sys\nfrom pathlib import Path\nfrom embedsearch.indexing import build_index\n"
+    code = ("import sys\nfrom pathlib import Path\nfrom embedsearch.codeindex.indexing import build_index\n"
             f"s = build_index('u', None, Path({str(home)!r}))\n"
             "print('EMBEDDED', s.embedded, 'TORCH', 'torch' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"},

@@ -168,7 +168,7 @@ def _commit(home: Home, target: Path, name: str, model, options: dict, metrics: 
             "options": options,
             "metrics": metrics,
         }
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
 
     # the training is done: wait for another save of NAME (seconds) rather than lose it
     with home.lock(name, "model", wait=COMMIT_WAIT):  # checked under the lock: another may be making NAME

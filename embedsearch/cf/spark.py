@@ -83,7 +83,7 @@ class SparkOptions:
 
 
 def session(master: str = "local[2]"):
-    """The job's SparkSession (embedsearch.spark.session). ALS cuts its lineage every ten
+    """The job's SparkSession (spark_session.session). ALS cuts its lineage every ten
     iterations only where a checkpoint folder is set, and without one more iterations
     overflow the JVM's stack (seen here at 20): locally a temporary folder, removed at
     exit; on a cluster the one its configuration names (spark.checkpoint.dir, shared
@@ -92,7 +92,7 @@ def session(master: str = "local[2]"):
     import shutil
     import tempfile
 
-    from embedsearch.spark import session as spark_session
+    from embedsearch.spark_session import session as spark_session
 
     spark = spark_session(master, "embedsearch cf train")
     if master.startswith("local") and not spark.sparkContext.getCheckpointDir():

@@ -10,7 +10,7 @@ import click
 
 from embedsearch.cli.render import (EXACT_OPTION, JSON_OPTION, console, given_options, human_bytes, json_lines,
                                     k_option, location, preview, progress_bar, table)
-from embedsearch.filters import KINDS, LANGUAGES, Filters
+from embedsearch.codeindex.filters import KINDS, LANGUAGES, Filters
 
 K_OPTION = k_option("How many results to show.")
 
@@ -74,7 +74,7 @@ def _waiting(message: str) -> None:
 def _index_spark(ctx, paths, name, model, text_field, id_field, max_bytes, exclude, engine, out, master,
                  from_parquet, shards, wait, as_json):
     """`index --engine spark` (encode on Spark, then build) and `index --from-parquet`."""
-    from embedsearch.spark import build_from_parquet, encode_corpus
+    from embedsearch.codeindex.spark import build_from_parquet, encode_corpus
 
     unused = given_options(ctx, "add", "remove", "replace", "rebuild", "no_exclude")
     if unused:
@@ -152,7 +152,7 @@ def index_cmd(ctx, paths, name, add, remove, replace, yes, model, text_field, id
     A new index holds PATHS. An existing one keeps its sources: with no PATHS (or the same
     ones) it is brought up to date with the options it was built with, or with those given;
     --add and --remove change its sources; --replace makes PATHS its only ones."""
-    from embedsearch.indexing import build_index
+    from embedsearch.codeindex.indexing import build_index
 
     obj = ctx.obj
     if exclude and no_exclude:
@@ -216,7 +216,7 @@ def search_cmd(obj, name, query, k, queries_file, exact, model, explain, globs, 
     Code indexes are ranked by cosine and BM25 fused, then re-ranked; record and prose
     indexes keep the fused order (the re-ranker was fit on code)."""
     _one_blas_thread()
-    from embedsearch.search import search
+    from embedsearch.codeindex.search import search
 
     if (query is None) == (queries_file is None):
         raise click.UsageError("give a QUERY or --queries FILE (not both)")
@@ -262,7 +262,7 @@ def search_cmd(obj, name, query, k, queries_file, exact, model, explain, globs, 
 def similar_cmd(obj, name, path, line, text, item_id, k, exact, globs, kinds, langs, where, min_score, fmt, as_json):
     """Find chunks most like the one at --path/--line or with --id, or like --text (clone lookup)."""
     _one_blas_thread()
-    from embedsearch.search import similar
+    from embedsearch.codeindex.search import similar
 
     if sum(x is not None for x in (path, text, item_id)) != 1:
         raise click.UsageError("give one of --path FILE [--line N], --id N or --text SNIPPET")
@@ -334,7 +334,7 @@ def _explanations(hits) -> None:
     the terminal's width."""
     from rich.markup import escape
 
-    from embedsearch.rerank import LABELS
+    from embedsearch.codeindex.rerank import LABELS
 
     out = console()
     for h in hits:
@@ -376,7 +376,7 @@ def list_cmd(obj, as_json):
 @click.pass_obj
 def info_cmd(obj, name, as_json):
     """Show counts, encoder, HNSW parameters and size of index NAME."""
-    from embedsearch.catalog import describe
+    from embedsearch.codeindex.store import describe
 
     info = describe(obj["home"], name)
     if as_json:
@@ -401,7 +401,7 @@ def _flatten(d: dict, prefix: str = ""):
 @click.pass_obj
 def rm_cmd(obj, name, wait):
     """Delete index NAME and all its files."""
-    from embedsearch.store import remove_index
+    from embedsearch.codeindex.store import remove_index
 
     remove_index(obj["home"], name, wait=wait, on_wait=_waiting)
     console().print(f"removed {name}")
@@ -414,7 +414,7 @@ def rm_cmd(obj, name, wait):
 @click.pass_obj
 def check_cmd(obj, name, recall, as_json):
     """Verify that manifest, metadata, vectors and HNSW of index NAME agree."""
-    from embedsearch.integrity import check
+    from embedsearch.codeindex.integrity import check
 
     report = check(obj["home"], name, recall=recall)
     if as_json:
@@ -439,7 +439,7 @@ def check_cmd(obj, name, recall, as_json):
 def repair_cmd(obj, name, wait, as_json):
     """Write index NAME anew from whatever is intact: its items with their own vectors, or
     with their texts embedded again when no trustworthy copy of those vectors is left."""
-    from embedsearch.integrity import repair
+    from embedsearch.codeindex.integrity import repair
 
     done = repair(obj["home"], name, wait=wait, on_wait=_waiting)
     if as_json:

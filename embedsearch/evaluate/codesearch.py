@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING
 
 from embedsearch.chunking.python import definitions
 from embedsearch.errors import EmbedsearchError
-from embedsearch.indexing import LEXICAL_WEIGHT
-from embedsearch.representation import PLAIN, SUMMARISED, clean_query, first_paragraph
+from embedsearch.codeindex.indexing import LEXICAL_WEIGHT
+from embedsearch.codeindex.representation import PLAIN, SUMMARISED, clean_query, first_paragraph
 from embedsearch.walk import discover
 
 if TYPE_CHECKING:
-    from embedsearch.store import Index
+    from embedsearch.codeindex.store import Index
 
 TEST_PATTERNS = ["test/", "tests/", "test_*.py", "*_test.py", "site-packages/"]
 MIN_QUERY_WORDS = 3
@@ -201,8 +201,8 @@ def evaluate(paths: list[str], home: Path | None = None, index_name: str | None 
     copy of `paths`; with questions (read_questions), they are asked of `paths` as they are.
     The corpus is indexed once per representation, in a temporary home unless `index_name`
     names one to keep (re-runs then embed nothing new)."""
-    from embedsearch.indexing import build_index
-    from embedsearch.store import Index
+    from embedsearch.codeindex.indexing import build_index
+    from embedsearch.codeindex.store import Index
 
     with tempfile.TemporaryDirectory(prefix="embedsearch-eval-") as tmp:
         if questions is None:
@@ -269,7 +269,7 @@ def answers(index: Index, queries: list[Query], strict: bool = False, fold: bool
 
 def _answer(index, queries: list[Query], k: int, exact: bool, method: Method):
     """The hits for every query, ranked as `method` says (DEFAULT: as `embedsearch search`)."""
-    from embedsearch.search import answer, nearest, query_encoder
+    from embedsearch.codeindex.search import answer, nearest, query_encoder
 
     encoder = query_encoder(index)
     texts = [clean_query(q.text) if method.clean_queries else q.text for q in queries]

@@ -228,7 +228,9 @@ def open_table(home: Home | Path | str, name: str, progress: Callable[[int], Non
             return _cf_table(home, model, name.endswith("-items"))
     for index, _ in _code_indexes(home):
         if name == index:
-            return _index_table(home, name)
+            from embedsearch.codeindex.table import index_table
+
+            return index_table(home, name)
     raise unknown("table", name, table_names(home))
 
 
@@ -326,49 +328,3 @@ def cf_table(saved, items: bool) -> Table:
     vectors = m.user_factors.weight.detach().numpy().astype(np.float32)  # (n_users, factors)
     return Table(f"{model_name}-users", list(saved.user_keys), vectors, f"user factors of CF model {model_name!r}",
                  "cf-users", resolver=lambda q, ks: resolve_user(q, ks))
-
-
-def _index_table(home: Home, name: str) -> Table:
-    from embedsearch.store import Index
-
-    index = Index(home, name)
-    try:
-        keys, names = [], []
-        seen: dict[str, int] = {}
-        for it in index.all_items():
-            k = f"{it.path}:{it.start_line}" if it.start_line == it.end_line else f"{it.path}:{it.start_line}-{it.end_line}"
-            if k in seen:  # two chunks over the same lines (a class and its only method)
-                k = f"{k}#{it.id}"
-            seen[k] = it.id
-            keys.append(k)
-            names.append(it.name)
-        vectors = np.asarray(index.vectors, dtype=np.float32)
-    finally:
-        index.close()
-    return Table(name, keys, vectors, f"vectors of {index.manifest.get('kind')} index {name!r}", "index",
-                 resolver=lambda key, ks: _chunk_row(name, key, ks, names))
-
-
-def _chunk_row(index: str, key: str, keys: list[str], names: list[str]) -> int:
-    """A code index's row for what a user types: its key (`/abs/path.py:3-9`), the same with
-    a path relative to the working folder (as `--format grep` prints it: `src/a.py:3-9` or
-    `src/a.py:3`), or a chunk's name (`Cart.add`, `slugify`) when exactly one chunk has it."""
-    import os
-
-    path, sep, lines = key.rpartition(":")
-    if sep and path:
-        absolute = os.path.normpath(os.path.abspath(path))
-        for i, k in enumerate(keys):
-            kp, _, kl = k.rpartition(":")
-            if kp == absolute and (kl.split("#")[0] == lines or kl.split("-")[0] == lines):
-                return i
-    hits = [i for i, n in enumerate(names) if n == key]
-    if len(hits) == 1:
-        return hits[0]
-    from embedsearch.errors import UnknownName, did_you_mean, suggest
-
-    if len(hits) > 1:
-        raise UnknownName(f"{len(hits)} chunks of index {index!r} are named {key!r}; give one by its key: "
-                          + ", ".join(keys[i] for i in hits[:5]))
-    raise UnknownName(f"unknown key {key!r} in table {index!r} (a chunk's name, or path:lines as search "
-                      f"prints it){did_you_mean(suggest(key, sorted(set(names))))}")

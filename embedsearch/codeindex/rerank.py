@@ -18,8 +18,8 @@ import math
 import re
 from dataclasses import dataclass, replace
 
-from embedsearch.representation import CODE_KINDS, QUESTION_WORDS, documented, words
-from embedsearch.store import Item
+from embedsearch.codeindex.representation import CODE_KINDS, QUESTION_WORDS, documented, words
+from embedsearch.codeindex.store import Item
 
 _SIGNATURE = re.compile(r"def\s+\w+\s*\((.*?)\)\s*(?:->[^:]*)?:", re.S)
 _RETURNS_VALUE = re.compile(r"\breturn\s+\S")

@@ -33,7 +33,7 @@ from embedsearch.chunking import Chunk
 from embedsearch.errors import Busy, Damaged, EmbedsearchError
 from embedsearch.fileio import file_digest, fsync_path
 from embedsearch.home import MANIFEST, Home
-from embedsearch.representation import fts_query, lexical_fields
+from embedsearch.codeindex.representation import fts_query, lexical_fields
 from embedsearch.stamps import digest_matches
 
 FORMAT = 2  # 2: items DB gained the `lexical` FTS5 table
@@ -78,6 +78,32 @@ def read_manifest(home: Home | Path | str, name: str, kind: str | None = "code")
             raise Damaged(f"index {name!r} is damaged: {path} lacks {', '.join(missing)}; "
                           f"run `embedsearch repair {name}`")
     return manifest
+
+
+def describe(home: Home | Path | str, name: str) -> dict:
+    """Counts, encoder, HNSW parameters, size on disk and build times of one index (what
+    `embedsearch info` shows; for a CF model, what its manifest says in the same shape)."""
+    home = Home.of(home)
+    m = read_manifest(home, name, kind=None)
+    info = {
+        "name": name,
+        "kind": m.get("kind"),
+        "folder": str(home.folder(name).absolute()),
+        "items": m.get("count"),
+        "generation": m.get("generation"),
+        "created": m.get("created"),
+        "updated": m.get("updated"),
+        "bytes_on_disk": folder_bytes(home.folder(name)) + sum(
+            folder_bytes(home.folder(s)) for s in m.get("shards") or {} if home.folder(s).is_dir()),
+    }
+    for key in ("encoder", "hnsw", "sources", "options", "shards"):
+        if key in m:
+            info[key] = m[key]
+    last = m.get("last_run") or {}
+    if last:
+        info["last_run"] = {k: last[k] for k in ("files_read", "chunks", "added", "changed", "removed",
+                                                 "embedded", "seconds", "chunks_per_second") if k in last}
+    return info
 
 
 def _missing_fields(manifest: dict) -> list[str]:
@@ -248,7 +274,7 @@ class Index:
         chunks) so that `lexical` stops asking FTS5: for a long-lived reader, which may call
         this on another thread (it reads on a connection of its own). Indexes of more than
         HELD_LEXICAL_MAX items stay on FTS5."""
-        from embedsearch.bm25 import Postings
+        from embedsearch.codeindex.bm25 import Postings
 
         if self.count > HELD_LEXICAL_MAX:
             return
@@ -341,15 +367,23 @@ def read_items(db_path: Path) -> list[Item]:
 
 
 def item_ids(db_path: Path) -> list[int]:
-    """The ids of an items DB, in order, after SQLite's own quick check; raises Damaged
-    ("fails its integrity check: ..." or "is unreadable: ...") otherwise."""
+    """The ids of an items DB, in order, after SQLite's own quick check and a parse of every
+    row's metadata (what read_items will need); raises Damaged ("fails its integrity check:
+    ...", "is unreadable: ...") otherwise."""
     try:
         db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
         try:
             verdict = db.execute("PRAGMA quick_check").fetchone()[0]
             if verdict != "ok":
                 raise Damaged(f"fails its integrity check: {verdict}")
-            return [r[0] for r in db.execute("SELECT id FROM items ORDER BY id")]
+            ids = []
+            for item_id, meta in db.execute("SELECT id, meta FROM items ORDER BY id"):
+                try:
+                    json.loads(meta or "{}")
+                except (ValueError, TypeError):
+                    raise Damaged(f"fails its integrity check: item {item_id}'s metadata is not JSON") from None
+                ids.append(item_id)
+            return ids
         finally:
             db.close()
     except sqlite3.DatabaseError as exc:

@@ -21,9 +21,9 @@ import numpy as np
 from embedsearch.ann import HnswParams
 from embedsearch.chunking import Chunk, chunk_text
 from embedsearch.errors import EmbedsearchError
-from embedsearch.representation import REPRESENTATIONS, SUMMARISED, embed_hash, embed_texts
+from embedsearch.codeindex.representation import REPRESENTATIONS, SUMMARISED, embed_hash, embed_texts
 from embedsearch.home import MANIFEST, Home
-from embedsearch.store import Index, Item, read_manifest, write_generation
+from embedsearch.codeindex.store import Index, Item, read_manifest, write_generation
 from embedsearch.walk import MAX_FILE_BYTES, discover
 
 Progress = Callable[[int], Callable[[int], None]]  # progress(total) -> advance(n)
@@ -222,7 +222,7 @@ def _build(name: str, paths: list[str] | None, home: Home, model: str | None, re
     """build_index's work, under the writer's lock."""
     from embedsearch.encoders import canonical_name
     from embedsearch.encoding import resolve_encoder
-    from embedsearch.store import manifest_generation
+    from embedsearch.codeindex.store import manifest_generation
 
     started = time.perf_counter()
     summary = IndexSummary(name=name)

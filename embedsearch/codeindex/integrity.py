@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from embedsearch.errors import Damaged, EmbedsearchError, UnknownName, unknown
-from embedsearch.shards import is_sharded, shards
+from embedsearch.codeindex.shards import is_sharded, shards
 from embedsearch.home import MANIFEST, Home
-from embedsearch.store import Item, item_ids, read_info, read_items, sha256_file, write_generation
+from embedsearch.codeindex.store import (Item, item_ids, manifest_generation, read_info, read_items, sha256_file,
+                                         write_generation)
 
 
 @dataclass
@@ -187,7 +188,7 @@ def repair(home: Home | Path | str, name: str, wait: float = 0.0,
 def _repair_shards(home: Home, name: str, wait: float, on_wait) -> dict:
     """Repair every shard, then record their new generations in the set's manifest (under
     the set's lock), so the repaired set is consistent again."""
-    from embedsearch.shards import record
+    from embedsearch.codeindex.shards import record
 
     with home.lock(name, wait=wait, on_wait=on_wait):
         parent = home.manifest(name)
@@ -203,7 +204,7 @@ def _from_sources(home: Home, name: str, why: str) -> dict:
     """When no stored row can be trusted, the index is made again from the sources its
     manifest records (what `index --name NAME --rebuild` does), which guesses nothing; without
     a readable manifest naming existing sources, one line says what to do."""
-    from embedsearch.indexing import rebuild_locked
+    from embedsearch.codeindex.indexing import rebuild_locked
 
     recorded = home.peek(name) or {}
     sources = recorded.get("sources")
@@ -214,7 +215,7 @@ def _from_sources(home: Home, name: str, why: str) -> dict:
     summary = rebuild_locked(home, name)
     return {"name": name, "items": summary.chunks, "from_generation": None,
             "vectors": f"{why}, so its recorded sources were read and embedded again",
-            "generation": int(json.loads((home.folder(name) / MANIFEST).read_text())["generation"])}
+            "generation": manifest_generation(home.folder(name))}
 
 
 SAMPLE_ROWS = 16  # rows re-encoded to prove kept vectors belong to their texts
@@ -231,8 +232,8 @@ def _encoder(home: Home, name: str, manifest: dict):
 def _embed_rows(encoder, manifest: dict, rows: list[Item], only: list[int] | None = None) -> np.ndarray:
     """The vectors of stored items (all, or those at `only`), embedded as the writer did:
     its encoder and the recorded representation."""
-    from embedsearch.indexing import chunk_vectors
-    from embedsearch.representation import NAMED
+    from embedsearch.codeindex.indexing import chunk_vectors
+    from embedsearch.codeindex.representation import NAMED
 
     picked = rows if only is None else [rows[i] for i in only]
     vectors, _ = chunk_vectors(picked, manifest.get("options", {}).get("representation", NAMED), encoder)
@@ -250,7 +251,7 @@ def _sample_agrees(encoder, manifest: dict, rows: list[Item], vectors: np.ndarra
 
 
 def _manifest_or_none(home: Home, name: str, report: CheckReport) -> dict | None:
-    from embedsearch.store import read_manifest
+    from embedsearch.codeindex.store import read_manifest
 
     try:
         return read_manifest(home, name)

@@ -26,38 +26,11 @@ import numpy as np
 
 from embedsearch.errors import EmbedsearchError
 from embedsearch.home import Home
+from embedsearch.spark_session import session
 
 SIDECAR = "_embedsearch.json"  # Spark skips files starting with "_" when it reads the dataset
 CHUNK_COLUMNS = "path string, start_line int, end_line int, kind string, name string, text string, " \
                 "meta string, hash string"
-
-
-def session(master: str = "local[2]", app: str = "embedsearch"):
-    """A SparkSession for one job, quiet on the console (no progress bars, errors only); a
-    value that does not parse becomes null (and is reported) instead of failing the job."""
-    if master.startswith("local"):  # one machine: this Python runs the workers; no network name lookup
-        import sys
-
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError:
-        raise EmbedsearchError("the Spark engine needs pyspark: pip install 'embedsearch[spark]' "
-                               "(and Java 17 on the PATH)") from None
-    try:
-        spark = (SparkSession.builder.master(master).appName(app)
-                 .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
-                 .config("spark.sql.shuffle.partitions", "8")
-                 .config("spark.sql.ansi.enabled", "false").getOrCreate())
-    except Exception as exc:  # pyspark raises its own runtime errors when the JVM cannot start
-        if "JAVA_GATEWAY_EXITED" in str(exc) or "Java gateway" in str(exc) or "JAVA_HOME" in str(exc):
-            raise EmbedsearchError("Spark could not start Java: install Java 17 and put it on the PATH "
-                                   "(or set JAVA_HOME)") from None
-        raise EmbedsearchError(f"Spark could not start at {master!r}: {type(exc).__name__}: "
-                               f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
-    spark.sparkContext.setLogLevel("ERROR")
-    return spark
 
 
 # ---------------------------------------------------------------- on the executors
@@ -71,7 +44,7 @@ def _chunker(text_field: str, id_field: str | None, representation: str):
 
         from embedsearch.chunking import chunk_text
         from embedsearch.errors import EmbedsearchError as Refused
-        from embedsearch.representation import embed_hash
+        from embedsearch.codeindex.representation import embed_hash
 
         names = [c.split()[0] for c in CHUNK_COLUMNS.split(", ")]
         kinds = {"string": pa.string(), "int": pa.int32()}  # exactly CHUNK_COLUMNS, or Spark refuses the batch
@@ -121,7 +94,7 @@ def _encoder_job(export_name: str, representation: str):
         from pyspark import SparkFiles
 
         from embedsearch.chunking import Chunk
-        from embedsearch.indexing import chunk_vectors
+        from embedsearch.codeindex.indexing import chunk_vectors
 
         encoder = _encoder_on_executor(SparkFiles.get(export_name))
         for batch in batches:
@@ -147,7 +120,7 @@ def encode_corpus(home: Home | Path | str, paths: list[str], out: str, model: st
     reusing the vectors of chunks `out` already holds; returns what was done."""
     from embedsearch.encoding import resolve_encoder
     from embedsearch.fileio import replace_folder
-    from embedsearch.indexing import DEFAULT_OPTIONS
+    from embedsearch.codeindex.indexing import DEFAULT_OPTIONS
     from embedsearch.onnx_encoder import META_FILE, cache_dir
     from embedsearch.walk import MAX_FILE_BYTES, discover
 
@@ -225,7 +198,7 @@ def build_from_parquet(home: Home | Path | str, name: str, dataset: str, wait: f
     import pyarrow.parquet as pq
 
     from embedsearch.ann import HnswParams
-    from embedsearch.store import Item, manifest_generation, write_generation
+    from embedsearch.codeindex.store import Item, manifest_generation, write_generation
 
     started = time.perf_counter()
     home = Home.of(home)
@@ -248,13 +221,16 @@ def build_from_parquet(home: Home | Path | str, name: str, dataset: str, wait: f
     vectors = vectors.reshape(n, dim)  # (n, dim)
     cols = {c: table.column(c).to_pylist() for c in ("path", "start_line", "end_line", "kind", "name", "hash",
                                                      "text", "meta")}
-    rows = [Item(p, s, e, k, nm, t, json.loads(m or "{}"), id=i, hash=h) for i, (p, s, e, k, nm, h, t, m) in
-            enumerate(zip(*(cols[c] for c in ("path", "start_line", "end_line", "kind", "name", "hash", "text",
-                                              "meta"))))]
+    try:
+        rows = [Item(p, s, e, k, nm, t, json.loads(m or "{}"), id=i, hash=h) for i, (p, s, e, k, nm, h, t, m) in
+                enumerate(zip(*(cols[c] for c in ("path", "start_line", "end_line", "kind", "name", "hash", "text",
+                                                  "meta"))))]
+    except (ValueError, TypeError) as exc:
+        raise EmbedsearchError(f"cannot read {dataset}: a chunk's meta column is not JSON ({exc})") from None
     manifest = {"kind": "code", "encoder": meta["encoder"], "sources": meta.get("sources", []),
                 "options": {**meta.get("options", {}), "from_parquet": str(folder)}}
     if shards > 1:
-        from embedsearch.shards import write_sharded
+        from embedsearch.codeindex.shards import write_sharded
 
         write_sharded(home, name, manifest, vectors, rows, shards, HnswParams(), wait=wait)
     else:

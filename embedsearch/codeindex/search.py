@@ -15,14 +15,14 @@ import numpy as np
 
 from embedsearch.ann import exact_query, hnsw_query
 from embedsearch.errors import EmbedsearchError
-from embedsearch.filters import Filters
+from embedsearch.codeindex.filters import Filters
 from embedsearch.home import Home
-from embedsearch.representation import clean_query, lexical_terms
-from embedsearch.rerank import POOL as RERANK_POOL
-from embedsearch.rerank import Candidate
-from embedsearch.rerank import rerank as rerank_candidates
-from embedsearch.shards import is_sharded, shards
-from embedsearch.store import Index, Item
+from embedsearch.codeindex.representation import clean_query, lexical_terms
+from embedsearch.codeindex.rerank import POOL as RERANK_POOL
+from embedsearch.codeindex.rerank import Candidate
+from embedsearch.codeindex.rerank import rerank as rerank_candidates
+from embedsearch.codeindex.shards import is_sharded, shards
+from embedsearch.codeindex.store import Index, Item
 
 POOL = 100  # candidates taken from each ranking before fusing and folding
 # A query is read up to here: the encoder sees 256 word pieces of it anyway, and a pasted

@@ -23,7 +23,7 @@ import numpy as np
 
 from embedsearch.errors import Damaged, EmbedsearchError
 from embedsearch.home import MANIFEST, Home
-from embedsearch.store import Item
+from embedsearch.codeindex.store import Item
 
 KIND = "sharded"
 
@@ -45,7 +45,7 @@ def shard_of(path: str, n: int) -> int:
 def shards(home: Home, name: str) -> list[str]:
     """The shard names of sharded index NAME, each checked to be at the generation the set
     was written with."""
-    from embedsearch.store import manifest_generation
+    from embedsearch.codeindex.store import manifest_generation
 
     manifest = home.manifest(name)
     recorded = manifest.get("shards") or {}
@@ -62,7 +62,7 @@ def write_sharded(home: Home | str, name: str, manifest: dict, vectors: np.ndarr
                   hnsw, wait: float = 0.0) -> dict:
     """Write NAME as N shards (each an ordinary generation commit), then the manifest that
     names them: the commit point of the whole set."""
-    from embedsearch.store import manifest_generation, write_generation
+    from embedsearch.codeindex.store import manifest_generation, write_generation
 
     home = Home.of(home)
     if n < 2:
