@@ -13,7 +13,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from embedsearch.home import TABLES, Home
+from embedsearch.home import Home
 
 KINDS = ("onnx", "table-graph", "table-rows", "dataset")
 
@@ -62,7 +62,7 @@ def clear_caches(home: Home | str | os.PathLike | None, kinds: tuple[str, ...] =
     if "onnx" in kinds and home.cache("onnx").is_dir():
         with home.cache_lock("onnx"):
             removed.extend(_remove(_onnx(home)))
-    if ("table-graph" in kinds or "table-rows" in kinds) and (home.path / TABLES).is_dir():
+    if ("table-graph" in kinds or "table-rows" in kinds) and home.tables_root.is_dir():
         with home.registry_lock():
             removed.extend(_remove([e for e in _tables(home) if e.kind in kinds]))
     if "dataset" in kinds:
@@ -99,6 +99,7 @@ def _onnx(home: Home) -> list[CacheEntry]:
 
 
 def _tables(home: Home) -> list[CacheEntry]:
+    from embedsearch.stamps import STAMPS
     from embedsearch.tables.registry import TOKENS, read_registry
 
     try:
@@ -106,11 +107,12 @@ def _tables(home: Home) -> list[CacheEntry]:
     except Exception:  # a damaged registry: only graphs are surely rebuildable
         registry = {}
     out = []
-    root = home.path / TABLES
+    root = home.tables_root
     for folder in sorted(root.iterdir()) if root.is_dir() else []:
         if not home.owns_table_rows(folder):
             continue
-        graphs = [p for p in folder.iterdir() if p.name.startswith("hnsw.") and not p.is_symlink()]
+        graphs = [p for p in folder.iterdir() if not p.is_symlink() and (  # hnsw.json, hnsw-FP.bin, their stamps
+            p.name.startswith(("hnsw.", "hnsw-")) or p.name == STAMPS)]
         if graphs:
             out.append(CacheEntry("table-graph", folder.name, graphs, sum(_size(p) for p in graphs),
                                   "built again on next use"))

@@ -1,4 +1,5 @@
-"""Remember which index files were found intact, so each query need not re-hash them.
+"""Remember which index files (and tables' cached HNSW graphs) were found intact, so each
+query need not re-hash them.
 
 Opening an index checks its files against the sha256 digests in the manifest: a damaged
 HNSW graph is reported instead of crashing hnswlib. Hashing the 40 MB graph of a

@@ -40,10 +40,12 @@ def test_cache_lists_and_clears_only_what_can_be_made_again(tmp_path, cli, monke
     assert {(r["kind"], r["name"]) for r in listed} == {
         ("onnx", "(incomplete) (abc123)"), ("table-graph", "w"), ("table-rows", "w"), ("dataset", "word-benchmarks")}
     assert all(r["bytes"] > 0 for r in listed)
+    [graph] = (home / ".tables" / "w").glob("hnsw-*.bin")
+    assert next(r for r in listed if r["kind"] == "table-graph")["bytes"] >= graph.stat().st_size
     r = cli("--home", home, "cache")
     assert r.exit_code == 0 and "4 entries" in r.output and max(map(len, r.output.splitlines())) <= 80
     only = rows(cli("--home", home, "cache", "clear", "--kind", "table-graph", "--json"))
-    assert [x["kind"] for x in only] == ["table-graph"] and not list((home / ".tables" / "w").glob("hnsw.*"))
+    assert [x["kind"] for x in only] == ["table-graph"] and not list((home / ".tables" / "w").glob("hnsw*"))
     removed = rows(cli("--home", home, "cache", "clear", "--json"))
     assert {x["kind"] for x in removed} == {"onnx", "table-rows", "dataset"}
     assert not (home / ".tables" / "w").exists() and not (home / ".cache" / "onnx" / "abc123").exists()

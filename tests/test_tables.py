@@ -6,6 +6,7 @@ MovieLens 100K, a CF model trained here (one short epoch), files written by the 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import struct
@@ -206,8 +207,23 @@ def test_hnsw_neighbours_on_a_small_table_match_exact_and_are_cached(cli, home, 
     assert agree >= 48  # recall@10 of at least 96 %
     [graph] = (home / ".tables" / "small").glob("hnsw-*.bin")
     before = graph.stat().st_mtime_ns
-    cli("neighbours", "small", "king", "--json")
+    first = jsons(cli("neighbours", "small", "king", "--json"))
     assert graph.stat().st_mtime_ns == before  # built once, reused
+    data = bytearray(graph.read_bytes())  # damage the cached graph: hnswlib would load it without complaint
+    data[len(data) // 2:len(data) // 2 + 64] = bytes(64)
+    graph.write_bytes(bytes(data))
+    assert jsons(cli("neighbours", "small", "king", "--json")) == first  # noticed (sha256) and built again
+    meta_path = home / ".tables" / "small" / "hnsw.json"
+    [graph] = (home / ".tables" / "small").glob("hnsw-*.bin")
+    meta = json.loads(meta_path.read_text())
+    assert meta["file"] == graph.name and hashlib.sha256(graph.read_bytes()).hexdigest() == meta["sha256"]
+    # a cache written before digests were recorded is used as it is, and gains its digest
+    old = graph.rename(graph.parent / f"hnsw-{meta['fingerprint'][:16]}.bin")
+    meta_path.write_text(json.dumps({k: v for k, v in meta.items() if k not in ("file", "sha256")}))
+    inode = old.stat().st_ino
+    assert jsons(cli("neighbours", "small", "king", "--json")) == first
+    [graph] = (home / ".tables" / "small").glob("hnsw-*.bin")
+    assert graph.stat().st_ino == inode and json.loads(meta_path.read_text())["file"] == graph.name  # not rebuilt
 
 
 # ------------------------------------------------------------------ evaluation

@@ -94,34 +94,66 @@ def time_one_hot(table: Table, row: int, batch: int = 512, repeats: int = 2000) 
 def hnsw_for(table: Table, home: Home | Path | str, params: HnswParams = HnswParams(),
              progress: Callable[[int], Callable[[int], None]] | None = None):
     """The table's HNSW graph: loaded from HOME/.tables/NAME/ if built for these exact rows,
-    else built now (reporting progress) and saved for next time. The graph's file is named
-    by the rows' fingerprint, so a graph and a description of other rows (two processes
-    saving around a retrain) can never be paired."""
+    else built now (reporting progress) and saved for next time.
+
+    hnsw.json says which rows (their fingerprint), which parameters and which file; the
+    file is named by the rows' fingerprint and its own sha256, so a description and a
+    graph of other rows or other bytes (two processes saving around a retrain, two builds
+    of the same rows racing) can never be paired. hnswlib trusts its file (a damaged one
+    loads, and answers wrongly or crashes), so the graph must still hash to the recorded
+    sha256 (hashed once, then trusted while its stat identity is unchanged: stamps.py), or
+    it is built again. A graph cached before digests were recorded is hashed once and its
+    digest added (on a home that cannot be written it is trusted as it was)."""
     from embedsearch.ann import build_hnsw, load_hnsw
+    from embedsearch.stamps import digest_matches
 
     home = Home.of(home)
     folder = home.table_rows(table.name)
     fp = table.fingerprint()
-    meta_path, graph_path = folder / "hnsw.json", folder / f"hnsw-{fp[:16]}.bin"
+    meta_path = folder / "hnsw.json"
     want = {"fingerprint": fp, "count": len(table), "dim": table.dim, "hnsw": params.as_dict()}
     try:
-        if json.loads(meta_path.read_text()) == want and graph_path.is_file():
-            return load_hnsw(graph_path, table.dim, len(table), params.ef_search)
-    except (OSError, ValueError, EmbedsearchError):
+        meta = json.loads(meta_path.read_text())
+        if isinstance(meta, dict) and {k: v for k, v in meta.items() if k not in ("file", "sha256")} == want:
+            if "sha256" not in meta:  # cached by an earlier version: its graph was named by the rows alone
+                old = folder / f"hnsw-{fp[:16]}.bin"
+                index = load_hnsw(old, table.dim, len(table), params.ef_search)
+                try:
+                    _record_graph(home, folder, old, want)
+                except OSError:
+                    pass  # a home that cannot be written: trusted as before
+                return index
+            graph = folder / Path(str(meta["file"])).name
+            with open(graph, "rb") as fh:
+                intact = digest_matches(fh, str(meta["sha256"]), folder)
+            if intact:
+                return load_hnsw(graph, table.dim, len(table), params.ef_search)
+    except (OSError, ValueError, KeyError, EmbedsearchError):
         pass
     index = build_hnsw(table.unit(), params, progress=progress(len(table)) if progress else None)
     try:  # by the home's commit protocol: a reader finds the old graph or the new one
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f".hnsw.{os.getpid()}.bin"
         index.save_index(str(tmp))
-        home.commit_file(tmp, graph_path)
-        home.write_text(meta_path, json.dumps(want))
-        for old in folder.glob("hnsw*.bin"):  # graphs of rows the table no longer has
-            if old != graph_path:
-                old.unlink(missing_ok=True)
+        _record_graph(home, folder, tmp, want)
     except OSError:
         pass  # a read-only home: answer anyway, build again next time
     return index
+
+
+def _record_graph(home: Home, folder: Path, graph: Path, want: dict) -> None:
+    """Give `graph` its name (rows' fingerprint and its own sha256), describe it in
+    hnsw.json, and remove the graphs no description names any more. Raises OSError on a
+    home that cannot be written."""
+    from embedsearch.fileio import file_digest
+
+    sha256 = file_digest(graph, "sha256")
+    named = folder / f"hnsw-{want['fingerprint'][:16]}-{sha256[:16]}.bin"
+    home.commit_file(graph, named)
+    home.write_text(folder / "hnsw.json", json.dumps({**want, "file": named.name, "sha256": sha256}))
+    for old in folder.glob("hnsw*.bin"):  # graphs of other rows, or of a build that lost a race
+        if old != named:
+            old.unlink(missing_ok=True)
 
 
 @dataclass
