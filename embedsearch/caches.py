@@ -111,8 +111,8 @@ def _tables(home: Home) -> list[CacheEntry]:
     for folder in sorted(root.iterdir()) if root.is_dir() else []:
         if not home.owns_table_rows(folder):
             continue
-        graphs = [p for p in folder.iterdir() if not p.is_symlink() and (  # hnsw.json, hnsw-FP.bin, their stamps
-            p.name.startswith(("hnsw.", "hnsw-")) or p.name == STAMPS)]
+        graphs = [p for p in folder.iterdir() if not p.is_symlink() and (  # hnsw.json, graphs, temps, stamps
+            p.name.startswith(("hnsw.", "hnsw-", ".hnsw.")) or p.name == STAMPS)]
         if graphs:
             out.append(CacheEntry("table-graph", folder.name, graphs, sum(_size(p) for p in graphs),
                                   "built again on next use"))

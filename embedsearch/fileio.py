@@ -143,3 +143,16 @@ def exchange(a: Path, b: Path) -> bool:
     if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
         return False
     raise OSError(err, os.strerror(err), str(b))
+
+
+def pid_alive(pid: int | str) -> bool:
+    """Whether process `pid` is running on this machine: a temporary file a writer named
+    by its pid is work in progress while it lives, and a kill's leftover to collect after.
+    (A pid reused since keeps a leftover until that process ends too: harmless.)"""
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:  # someone else's process: alive
+        pass
+    return True

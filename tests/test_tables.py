@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -224,6 +227,14 @@ def test_hnsw_neighbours_on_a_small_table_match_exact_and_are_cached(cli, home, 
     assert jsons(cli("neighbours", "small", "king", "--json")) == first
     [graph] = (home / ".tables" / "small").glob("hnsw-*.bin")
     assert graph.stat().st_ino == inode and json.loads(meta_path.read_text())["file"] == graph.name  # not rebuilt
+    # a build killed while saving leaves .hnsw.PID.bin: the next build collects it, not a live builder's
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (graph.parent / f".hnsw.{dead.pid}.bin").write_bytes(b"partial graph")
+    (graph.parent / f".hnsw.{os.getppid()}.bin").write_bytes(b"graph being saved")  # a live process
+    meta_path.unlink()  # no description: built again
+    assert jsons(cli("neighbours", "small", "king", "--json")) == first
+    assert sorted(p.name for p in graph.parent.glob(".hnsw.*")) == [f".hnsw.{os.getppid()}.bin"]
 
 
 # ------------------------------------------------------------------ evaluation

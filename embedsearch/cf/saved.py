@@ -25,6 +25,7 @@ import numpy as np
 
 from embedsearch.cf.data import Ratings
 from embedsearch.errors import Damaged, EmbedsearchError
+from embedsearch.fileio import pid_alive
 from embedsearch.home import MANIFEST, COMMIT_WAIT, Home
 
 FORMAT = 2  # 2: no items.hnsw (the items table's cache), and `linear` bias models (ALS); 1 still read
@@ -124,7 +125,7 @@ def save_model(
     # another save of NAME waits for the lock only seconds (COMMIT_WAIT)
     target.parent.mkdir(parents=True, exist_ok=True)
     for stale in target.parent.glob(f".{name}.rated-*.npz"):  # left by a killed save
-        if not _alive(stale.stem.rsplit("-", 1)[-1]):
+        if not pid_alive(stale.stem.rsplit("-", 1)[-1]):
             stale.unlink(missing_ok=True)
     staged = target.parent / f".{name}.rated-{os.getpid()}.npz"
     chunks = all_ratings.chunks() if isinstance(all_ratings, RatedChunks) else [(all_ratings.users, all_ratings.items)]
@@ -133,16 +134,6 @@ def save_model(
         return _commit(home, target, name, model, options, metrics, source, all_ratings, staged)
     finally:
         staged.unlink(missing_ok=True)
-
-
-def _alive(pid: str) -> bool:
-    try:
-        os.kill(int(pid), 0)
-    except (ValueError, ProcessLookupError):
-        return False
-    except PermissionError:
-        pass
-    return True
 
 
 def _commit(home: Home, target: Path, name: str, model, options: dict, metrics: dict, source: str,

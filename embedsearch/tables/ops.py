@@ -145,7 +145,7 @@ def _record_graph(home: Home, folder: Path, graph: Path, want: dict) -> None:
     """Give `graph` its name (rows' fingerprint and its own sha256), describe it in
     hnsw.json, and remove the graphs no description names any more. Raises OSError on a
     home that cannot be written."""
-    from embedsearch.fileio import file_digest
+    from embedsearch.fileio import file_digest, pid_alive
 
     sha256 = file_digest(graph, "sha256")
     named = folder / f"hnsw-{want['fingerprint'][:16]}-{sha256[:16]}.bin"
@@ -154,6 +154,9 @@ def _record_graph(home: Home, folder: Path, graph: Path, want: dict) -> None:
     for old in folder.glob("hnsw*.bin"):  # graphs of other rows, or of a build that lost a race
         if old != named:
             old.unlink(missing_ok=True)
+    for temp in folder.glob(".hnsw.*.bin"):  # a killed build's graph, never saved under its name
+        if not pid_alive(temp.name.split(".")[2]):
+            temp.unlink(missing_ok=True)
 
 
 @dataclass
