@@ -738,3 +738,21 @@ def test_repair_passes_over_metadata_whose_rows_do_not_parse(tmp_path):
     assert check(home, "meta").ok
     with Index(home, "meta") as index:
         assert "added" in {i.name for i in index.all_items()}
+
+
+def test_repair_with_a_manifest_entry_missing_its_file_name(tmp_path):
+    """Found by the property test: damaged vectors and a manifest whose graph entry lost its
+    `file` made repair fail with KeyError; an incomplete entry vouches for nothing."""
+    from embedsearch.codeindex.indexing import build_index
+    from tests.conftest import copy_stdlib
+
+    home = tmp_path / "home"
+    build_index("gap", [str(copy_stdlib(tmp_path / "src", ["shlex.py"]))], home, model=FAKE)
+    path = home / "gap" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    vectors = home / "gap" / manifest["files"]["vectors"]["file"]
+    vectors.write_bytes(vectors.read_bytes()[:-64] + bytes(64))
+    del manifest["files"]["hnsw"]["file"]
+    path.write_text(json.dumps(manifest))
+    done = repair(home, "gap")
+    assert "re-embedded the stored texts" in done["vectors"] and check(home, "gap").ok

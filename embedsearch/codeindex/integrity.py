@@ -343,6 +343,15 @@ def _generation_of(path: Path) -> int:
     return int(re.fullmatch(r"items-(\d+)\.sqlite", path.name).group(1))
 
 
+def _vouched(folder: Path, entry) -> Path | None:
+    """The file a manifest's entry names, when the entry is whole (a file name and a sha256:
+    an edited manifest may have lost either) and the file hashes to that digest."""
+    if not (isinstance(entry, dict) and isinstance(entry.get("file"), str) and isinstance(entry.get("sha256"), str)):
+        return None
+    path = folder / Path(entry["file"]).name
+    return path if path.is_file() and sha256_file(path) == entry["sha256"] else None
+
+
 def _best_vectors(folder: Path, manifest: dict, n_rows: int, generation: int,
                   current: bool) -> tuple[np.ndarray | None, str]:
     """A trustworthy copy of the vectors of exactly the metadata DB's generation, row for
@@ -356,17 +365,17 @@ def _best_vectors(folder: Path, manifest: dict, n_rows: int, generation: int,
     from embedsearch.ann import load_hnsw
 
     dim = int(manifest["encoder"]["dim"])
-    files = manifest.get("files") or {}
+    files = manifest.get("files") if isinstance(manifest.get("files"), dict) else {}
     if current:
-        entry = files.get("vectors")
-        if entry and (folder / entry["file"]).is_file() and sha256_file(folder / entry["file"]) == entry["sha256"]:
-            vectors = np.load(folder / entry["file"])
+        path = _vouched(folder, files.get("vectors"))
+        if path is not None:
+            vectors = np.load(path)
             if vectors.shape == (n_rows, dim):
                 return vectors, "kept the intact vectors file"
-        entry = files.get("hnsw")
-        if entry and (folder / entry["file"]).is_file() and sha256_file(folder / entry["file"]) == entry["sha256"]:
+        path = _vouched(folder, files.get("hnsw"))
+        if path is not None:
             try:
-                vectors = _graph_vectors(load_hnsw(folder / entry["file"], dim, n_rows, 10))
+                vectors = _graph_vectors(load_hnsw(path, dim, n_rows, 10))
             except EmbedsearchError:  # a graph of another row count: not these rows' vectors
                 vectors = None
             if vectors is not None and vectors.shape == (n_rows, dim):
