@@ -107,3 +107,15 @@ def test_a_queries_file_that_is_not_utf8_is_one_line(cli, home, tmp_path):
     r = cli("--home", home, "search", "q", "--queries", bad)
     assert r.exit_code == 1 and r.output.strip().splitlines() == [
         f"Error: {bad} is not UTF-8 text (byte 0xff on line 2); save it as UTF-8"]
+
+
+def test_a_mistyped_name_to_update_and_a_missing_key_say_what_to_give(cli, home, tmp_path):
+    from tests.conftest import copy_stdlib
+    from tests.fake_encoder import FAKE
+
+    src = copy_stdlib(tmp_path / "src", ["shlex.py"])
+    assert cli("index", src, "--name", "stdlib", "--model", FAKE).exit_code == 0
+    r = cli("index", "--name", "stdlb")  # refresh, with a typo: not "give at least one PATH"
+    assert r.exit_code == 1 and "no index 'stdlb' to update; did you mean 'stdlib'?" in r.output
+    r = cli("neighbours", "glove-6B-50d")  # no key and no vector: not "..., not both"
+    assert r.exit_code == 1 and "give a key (or --vector" in r.output and "not both" not in r.output

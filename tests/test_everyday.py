@@ -55,7 +55,7 @@ def test_embed_prints_the_vectors_an_index_uses(stdlib_index, cli, tmp_path):
     with Index(home, name) as index:
         expected = query_encoder(index).encode(["split a string like a shell"])[0]
     got = np.asarray(rows[0]["vector"])
-    assert rows[0]["model"] == index.manifest["encoder"]["name"] and got.shape == expected.shape
+    assert rows[0]["encoder"] == index.manifest["encoder"]["name"] and got.shape == expected.shape
     assert float(got @ expected) > 0.9999
     out = tmp_path / "v.npy"
     r = cli("--home", home, "embed", "-", "--out", out, input="one\n\ntwo\n")

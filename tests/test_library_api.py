@@ -68,6 +68,29 @@ def test_inside_with_an_index_keeps_its_generation_and_encoder_and_sees_commits(
     assert ix._held is None
 
 
+def test_keyword_filters_ids_short_reprs_and_clear_errors(tmp_path):
+    """What a user types at a REPL: the CLI's filters as keywords, a hit's id for `similar`,
+    reprs that fit a screen, and one clear error (not a TypeError) for a wrong argument."""
+    corpus = copy_stdlib(tmp_path / "src", ["shlex.py", "textwrap.py"])
+    home = embedsearch.Home(tmp_path / "home")
+    ix = embedsearch.CodeIndex.build(home, "kw", [corpus], model=FAKE)
+    hits = ix.search("wrap text", k=5, glob="textwrap.py", kind=["function"])
+    assert hits and all(h.path.endswith("textwrap.py") and h.kind == "function" for h in hits)
+    assert all(h.score >= 0.2 for h in ix.search("wrap text", k=20, min_score=0.2))
+    source, like = ix.similar(id=hits[0].id, k=3, kind="function")
+    assert source.id == hits[0].id and len(like) == 3 and hits[0].id not in {h.id for h in like}
+    assert len(repr(hits[0])) < 200 and repr(hits[0]).startswith("Hit(rank=1, score=")
+    assert len(repr(ix.table())) < 200 and len(repr(embedsearch.open_table(home, "glove-6B-50d"))) < 200
+    assert embedsearch.CodeIndex(home, "kw") == ix and embedsearch.CodeIndex(home, "kw").last_run is None
+    for bad in ({"k": "3"}, {"k": 2.5}, {"k": 0}):
+        with pytest.raises(embedsearch.EmbedsearchError, match="k must be"):
+            ix.search("wrap", **bad)
+    with pytest.raises(embedsearch.EmbedsearchError, match="a query is a string"):
+        ix.search(None)
+    with pytest.raises(embedsearch.UnknownName, match="unknown kind 'fucntion'; did you mean 'function'"):
+        ix.search("wrap", kind="fucntion")
+
+
 def test_sources_filters_and_table_verbs_from_python(tmp_path):
     """What the CLI offers is reachable from the library: adding and removing sources,
     filters, and gensim's verbs on a table."""

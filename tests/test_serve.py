@@ -113,7 +113,7 @@ def test_tables_neighbours_analogy_lookup_map_compare(client, words_home):
     n = client.get("/api/neighbours", params={"table": "glove-6B-50d", "key": "frog", "k": 3, "exact": "true"}).json()
     assert [r["key"] for r in n["results"]] == ["snake", "ape", "toad"]
     a = client.get("/api/analogy", params={"table": "glove-6B-50d", "a": "king", "b": "man", "c": "woman"}).json()
-    assert a["3CosAdd"][0]["key"] == "queen"
+    assert a["cos_add"][0]["key"] == "queen"
     look = client.get("/api/lookup", params={"table": "glove-6B-50d", "key": "king"}).json()
     assert look["one_hot_equal"] is True and look["dim"] == 50
     with TestClient(create_app(words_home)) as c:

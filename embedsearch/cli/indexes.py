@@ -283,7 +283,7 @@ def similar_cmd(obj, name, path, line, text, item_id, k, exact, globs, kinds, la
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), help="Write the vectors to this .npy file instead.")
 @click.pass_obj
 def embed_cmd(obj, texts, model, out_path):
-    """Print the vector of each TEXT (one JSON line each: text, model, vector), or write
+    """Print the vector of each TEXT (one JSON line each: text, encoder, vector), or write
     them all to --out FILE.npy as a (texts, dim) float32 array. TEXT '-' reads one text
     per line from standard input."""
     from embedsearch.encoding import embed
@@ -298,7 +298,7 @@ def embed_cmd(obj, texts, model, out_path):
         np.save(out_path, vectors)
         click.echo(f"wrote {vectors.shape[0]} vectors of {vectors.shape[1]} dimensions ({info.name}) to {out_path}")
         return
-    json_lines({"text": t, "model": info.name, "vector": [round(float(x), 6) for x in v]} for t, v in zip(texts, vectors))
+    json_lines({"text": t, "encoder": info.name, "vector": [round(float(x), 6) for x in v]} for t, v in zip(texts, vectors))
 
 
 def _one_blas_thread() -> None:

@@ -42,7 +42,14 @@ class CodeIndex:
         self.home = Home.of(home)
         self.name = name
         self.home.folder(name)  # a clear error for an invalid name, here rather than later
+        self.last_run = None  # what the last `build` or `update` of this object did
         self._held: _Held | None = None  # inside `with`: the open generation and its query encoder
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CodeIndex) and (other.home, other.name) == (self.home, self.name)
+
+    def __hash__(self) -> int:
+        return hash((self.home, self.name))
 
     def __enter__(self) -> "CodeIndex":
         if self._held is None:
@@ -106,11 +113,17 @@ class CodeIndex:
         self.last_run = build_index(self.name, [str(p) for p in paths] if paths else None, self.home, **options)
         return self.last_run
 
-    def search(self, query: str | list[str], k: int = 10, **options):
-        """Hits for one query (a list of Hit), or for each of several (a list of lists);
-        options as search.search (exact, lexical_weight, explain)."""
+    def search(self, query: str | list[str], k: int = 10, *, glob: str | list[str] = (), kind: str | list[str] = (),
+               lang: str | list[str] = (), where: str | list[str] = (), min_score: float | None = None, **options):
+        """Hits for one query (a list of Hit), or for each of several (a list of lists).
+        Filters as the CLI's: `glob` ("json/", "*.py", "!tests/"), `kind` ("function"),
+        `lang` ("python"), `where` ("topic=search" on records), `min_score`; each takes one
+        value or a list. Other options as search.search (exact, lexical_weight, explain,
+        rerank)."""
         from embedsearch.codeindex.search import search, search_index
 
+        if "filters" not in options:
+            options["filters"] = _filters(glob, kind, lang, where, min_score)
         held = self._open() if "model" not in options else None
         if held is not None:
             results = search_index(held.index, held.encoder, query, k=k, **options)
@@ -119,15 +132,20 @@ class CodeIndex:
         return results[0] if isinstance(query, str) else results
 
     def similar(self, path: str | os.PathLike | None = None, line: int | None = None,
-                text: str | None = None, k: int = 10, exact: bool = False):
-        """(the chunk at path:line or None for a text, the k chunks most like it)."""
+                text: str | None = None, k: int = 10, exact: bool = False, *, id: int | None = None,
+                glob: str | list[str] = (), kind: str | list[str] = (), lang: str | list[str] = (),
+                where: str | list[str] = (), min_score: float | None = None):
+        """(the chunk it starts from, or None for a `text`; the k chunks most like it): give
+        `path` (and `line`), a hit's `id`, or a `text` snippet; filters as in `search`."""
         from embedsearch.codeindex.search import similar, similar_in
 
         path = str(path) if path is not None else None
+        filters = _filters(glob, kind, lang, where, min_score)
         held = self._open()
         if held is not None:
-            return similar_in(held.index, path, line, text, k=k, exact=exact, encoder=held.encoder)
-        return similar(self.home, self.name, path, line, text, k=k, exact=exact)
+            return similar_in(held.index, path, line, text, k=k, exact=exact, filters=filters, item_id=id,
+                              encoder=held.encoder)
+        return similar(self.home, self.name, path, line, text, k=k, exact=exact, filters=filters, item_id=id)
 
     def check(self, recall: bool = False):
         """A CheckReport: `.ok`, and `.problems` in words."""
@@ -178,3 +196,14 @@ class _Held:
         index, self.index, self.identity = self.index, None, None
         if index is not None:
             index.close()
+
+
+def _filters(glob, kind, lang, where, min_score):
+    """filters.Filters from the keyword filters of `search` and `similar` (a str or a list each)."""
+    from embedsearch.codeindex.filters import Filters
+
+    def listed(value) -> list[str]:
+        return [value] if isinstance(value, str) else list(value or ())
+
+    return Filters.parse(paths=listed(glob), kinds=listed(kind), langs=listed(lang), where=listed(where),
+                         min_score=min_score)

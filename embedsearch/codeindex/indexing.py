@@ -252,6 +252,13 @@ def _build(name: str, paths: list[str] | None, home: Home, model: str | None, re
         raise EmbedsearchError(f"index {name!r} was built from the Parquet dataset {built_from}; update the dataset "
                                f"with `embedsearch index PATHS --engine spark --out {built_from} --name {name}`, or "
                                f"rebuild from it with `--from-parquet`")
+    if recorded is None and not paths and not add and not remove:  # `index --name NAME`: an update of what?
+        from embedsearch.errors import UnknownName, did_you_mean, suggest
+
+        close = suggest(name, home.names())
+        if close:
+            raise UnknownName(f"there is no index {name!r} to update{did_you_mean(close)} (or give the PATHs "
+                              "that make it)")
     model = model or (recorded["encoder"]["name"] if recorded is not None else None)
     recorded_sources = recorded.get("sources") if recorded is not None else None
     sources = resolve_sources(name, recorded_sources if isinstance(recorded_sources, list) else None,

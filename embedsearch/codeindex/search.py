@@ -34,7 +34,7 @@ FILTER_EXACT_BELOW = 5_000
 LEXICAL_LIMIT = 5_000  # BM25 matches read when a filter leaves out most of them
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, repr=False)
 class Hit(Item):
     """An item as a search answers with it: its `rank` (1 = best; 0 for the chunk a
     `similar` started from), its `score` and the dense part of it (`cosine`), the path to
@@ -49,6 +49,10 @@ class Hit(Item):
 
     FIELDS = ("rank", "score", "id", "path", "start_line", "end_line", "kind", "name", "text", "meta", "display",
               "cosine", "explain", "via")  # as_dict's keys, in order (JSON output; `hash`, `doc`, `params` stay out)
+
+    def __repr__(self) -> str:
+        return (f"Hit(rank={self.rank}, score={self.score:.4f}, {self.kind} {self.name!r} at "
+                f"{self.display or self.path}:{self.start_line}-{self.end_line})")
 
     def as_dict(self) -> dict:
         """The hit for JSON, scores to 4 decimals (a hit keeps them whole, so shards merge exactly)."""
@@ -225,6 +229,8 @@ def _merged(per_shard: list[list[list[Hit]]], k: int) -> list[list[Hit]]:
 def _clean_queries(queries: list[str] | str) -> list[str]:
     if isinstance(queries, str):
         queries = [queries]
+    if not isinstance(queries, (list, tuple)) or not all(isinstance(q, str) for q in queries):
+        raise EmbedsearchError(f"a query is a string (or a list of strings), got {type(queries).__name__}")
     queries = [clean_query(q.strip()[:MAX_QUERY_CHARS]) for q in queries]
     if not queries or any(not q for q in queries):
         raise EmbedsearchError("empty query: say what you are looking for")
@@ -249,6 +255,8 @@ def search_index(index: Index, encoder, queries: list[str] | str, k: int = 10, e
 
 
 def _check_k(k: int) -> None:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise EmbedsearchError(f"k must be a whole number of hits, got {k!r}")
     if k < 1:
         raise EmbedsearchError("k must be at least 1")
 

@@ -125,7 +125,7 @@ def _missing_fields(manifest: dict) -> list[str]:
     return missing
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, repr=False)
 class Item(Chunk):
     """A chunk as an index stores it: its row `id` (the row of its vector) and the `hash` of
     what was embedded (representation.embed_hash), by which an update knows which chunks it
@@ -134,6 +134,9 @@ class Item(Chunk):
 
     id: int
     hash: str
+
+    def __repr__(self) -> str:  # where it is and what it is; the text and metadata are attributes
+        return f"{type(self).__name__}(id={self.id}, {self.kind} {self.name!r} at {self.path}:{self.start_line}-{self.end_line})"
 
 
 class StaleSnapshot(Exception):

@@ -32,7 +32,7 @@ class TableInfo:
         return {"name": self.name, "kind": self.kind, "keys": self.count, "dim": self.dim, "source": self.source}
 
 
-@dataclass
+@dataclass(repr=False)
 class Table:
     """A lookup table: keys[i] names vectors[i].
 
@@ -53,6 +53,9 @@ class Table:
     _folded: dict[str, list[int]] | None = field(default=None, repr=False)
     _unit: np.ndarray | None = field(default=None, repr=False)
     notes: list[str] = field(default_factory=list, repr=False)  # what a lookup chose for the user
+
+    def __repr__(self) -> str:  # a summary: a REPL must not print 400,000 keys
+        return f"Table({self.name!r}, {len(self.keys):,} keys x {self.vectors.shape[1]} dims, kind={self.kind!r})"
 
     def __post_init__(self) -> None:
         if self.vectors.ndim != 2:

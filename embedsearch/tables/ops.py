@@ -173,7 +173,8 @@ def query_vector(table: Table, key: str | None, vector: Sequence[float] | None) 
     """(d,) unit query and the row it came from (to leave out of the answers), from a key or
     from numbers the user gave."""
     if (key is None) == (vector is None):
-        raise EmbedsearchError("give a key or --vector, not both")
+        raise EmbedsearchError("give a key or --vector, not both" if key is not None else
+                               "give a key (or --vector with the numbers of a row) to find the neighbours of")
     if key is not None:
         row = table.row_of(key)
         return table.unit()[row], row
@@ -213,8 +214,13 @@ class Analogy:
     mul: list[Neighbour]  # 3CosMul: cos'(x, a) * cos'(x, c) / (cos'(x, b) + eps), cos' = (cos + 1) / 2
 
     def as_dict(self) -> dict:
+        """For JSON: `cos_add` and `cos_mul`, each a list of {key, row, score}; a score, not a
+        cosine (cos(x, a) - cos(x, b) + cos(x, c), and the 3CosMul ratio)."""
+        def ranked(found: list[Neighbour]) -> list[dict]:
+            return [{"key": n.key, "row": n.row, "score": round(n.cosine, 6)} for n in found]
+
         return {"a": self.inputs[0], "b": self.inputs[1], "c": self.inputs[2],
-                "3CosAdd": [n.as_dict() for n in self.add], "3CosMul": [n.as_dict() for n in self.mul]}
+                "cos_add": ranked(self.add), "cos_mul": ranked(self.mul)}
 
 
 MUL_EPS = 1e-3
