@@ -99,6 +99,8 @@ def test_cli_filters_and_switches_on_records(records, cli):
     assert r.exit_code == 2 and "--dense" in r.output
     r = cli("--home", records, "search", "notes", "x", "--where", "topic")
     assert r.exit_code == 1 and "FIELD=VALUE" in r.output
+    r = cli("--home", records, "search", "notes", "x", "--where", "tpoic=search")  # a typo: not silently nothing
+    assert r.exit_code == 1 and "no item has the field 'tpoic'; did you mean 'topic'?" in r.output
 
 
 def test_filters_on_a_code_index_and_on_similar(stdlib_index, cli):

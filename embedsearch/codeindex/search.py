@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from embedsearch.ann import exact_query, hnsw_query
-from embedsearch.errors import EmbedsearchError
+from embedsearch.errors import EmbedsearchError, UnknownName
 from embedsearch.codeindex.filters import Filters
 from embedsearch.home import Home
 from embedsearch.codeindex.representation import clean_query, lexical_terms
@@ -203,8 +203,11 @@ def search(home: Home | Path | str, name: str, queries: list[str] | str, k: int 
         opened = [Index(home, shard) for shard in shards(home, name)]
         try:
             encoder = query_encoder(opened[0], model)
-            return _merged([search_index(ix, encoder, queries, k, exact, lexical_weight, explain, filters, rerank)
-                            for ix in opened], k)
+            merged = _merged([search_index(ix, encoder, queries, k, exact, lexical_weight, explain, filters, rerank,
+                                           check_fields=False) for ix in opened], k)
+            if not any(merged):
+                _check_where_fields(filters, set().union(*(ix.meta_fields() for ix in opened)))
+            return merged
         finally:
             for ix in opened:
                 ix.close()
@@ -239,10 +242,12 @@ def _clean_queries(queries: list[str] | str) -> list[str]:
 
 def search_index(index: Index, encoder, queries: list[str] | str, k: int = 10, exact: bool = False,
                  lexical_weight: float | None = None, explain: bool = False, filters: Filters = Filters(),
-                 rerank: bool | None = None) -> list[list[Hit]]:
+                 rerank: bool | None = None, check_fields: bool = True) -> list[list[Hit]]:
     """`search` on an index already open, with its query encoder already resolved: what a
     long-lived process (the server, serving.Workspace) calls, so neither is loaded again
-    per query."""
+    per query. A `--where` field that no item has is an error naming the fields there are
+    (a typo would otherwise answer nothing, silently), unless `check_fields` is off (a shard
+    of a set, which the set checks as a whole)."""
     queries = _clean_queries(queries)
     _check_k(k)
     vectors = encoder.encode(queries)
@@ -250,8 +255,21 @@ def search_index(index: Index, encoder, queries: list[str] | str, k: int = 10, e
     if rerank is None:
         rerank = index.has_definitions()
     allowed = index.allowed(filters) if filters.restricts_rows() else None
+    if check_fields and filters.where and allowed is not None and not allowed.any():
+        _check_where_fields(filters, index.meta_fields())
     return [answer(index, q, v, k, weight, exact, rerank=rerank, explain=explain, filters=filters, allowed=allowed)
             for q, v in zip(queries, vectors)]
+
+
+def _check_where_fields(filters: Filters, fields: set[str]) -> None:
+    """One clear line for a `--where` field no item has (with close names), instead of no hits."""
+    from embedsearch.errors import did_you_mean, suggest
+
+    for field, _ in filters.where:
+        if field not in fields:
+            there = f"; the items' fields: {', '.join(sorted(fields)[:12])}" if fields else "; its items have no fields"
+            raise UnknownName(f"no item has the field {field!r}{did_you_mean(suggest(field, sorted(fields)))}"
+                              f"{there}")
 
 
 def _check_k(k: int) -> None:

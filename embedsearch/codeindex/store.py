@@ -305,6 +305,12 @@ class Index:
             mask[r[0]] = filters.admits(r[1], r[2], meta)
         return mask
 
+    def meta_fields(self) -> set[str]:
+        """The metadata fields any item has (a record's columns), for `--where`."""
+        return {r[0] for r in self.db.execute(
+            "SELECT DISTINCT j.key FROM items, json_each(CASE WHEN json_valid(items.meta) THEN items.meta "
+            "ELSE '{}' END) AS j")}
+
     def has_definitions(self) -> bool:
         """Whether the index holds functions, methods or classes (code), not only records,
         sections and windows: the re-ranker was fit on code and is applied only to code."""
