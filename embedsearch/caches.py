@@ -27,7 +27,7 @@ class CacheEntry:
     rebuilt: str  # what makes it again when it is gone
 
     def as_dict(self) -> dict:
-        return {"kind": self.kind, "name": self.name, "paths": [str(p) for p in self.paths], "bytes": self.bytes,
+        return {"kind": self.kind, "name": self.name, "paths": [str(p) for p in self.paths], "bytes_on_disk": self.bytes,
                 "rebuilt": self.rebuilt}
 
 

@@ -39,9 +39,9 @@ def test_cache_lists_and_clears_only_what_can_be_made_again(tmp_path, cli, monke
     listed = rows(cli("--home", home, "cache", "--json"))
     assert {(r["kind"], r["name"]) for r in listed} == {
         ("onnx", "(incomplete) (abc123)"), ("table-graph", "w"), ("table-rows", "w"), ("dataset", "word-benchmarks")}
-    assert all(r["bytes"] > 0 for r in listed)
+    assert all(r["bytes_on_disk"] > 0 for r in listed)
     [graph] = (home / ".tables" / "w").glob("hnsw-*.bin")
-    assert next(r for r in listed if r["kind"] == "table-graph")["bytes"] >= graph.stat().st_size
+    assert next(r for r in listed if r["kind"] == "table-graph")["bytes_on_disk"] >= graph.stat().st_size
     r = cli("--home", home, "cache")
     assert r.exit_code == 0 and "4 entries" in r.output and max(map(len, r.output.splitlines())) <= 80
     only = rows(cli("--home", home, "cache", "clear", "--kind", "table-graph", "--json"))

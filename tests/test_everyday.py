@@ -24,6 +24,8 @@ def test_grep_and_paths_formats_point_at_real_lines(stdlib_index, cli):
     assert len(paths) == len(set(paths)) >= 1 and all(Path(p).is_file() for p in paths)
     r = cli("--home", home, "search", name, "x", "--format", "grep", "--json")
     assert r.exit_code == 2
+    r = cli("--home", home, "search", name, "x", "--format", "paths", "--explain")  # was silently dropped
+    assert r.exit_code == 2 and "no room for --explain" in r.output
 
 
 def test_grep_lines_say_which_query_they_answer(stdlib_index, cli):

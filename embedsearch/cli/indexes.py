@@ -225,13 +225,15 @@ def search_cmd(obj, name, query, k, queries_file, exact, model, explain, globs, 
         raise click.UsageError("the --queries file holds no queries")
     if dense and lexical_weight:
         raise click.UsageError("--dense means no BM25: leave out --lexical-weight")
+    if explain and fmt in ("grep", "paths"):
+        raise click.UsageError(f"--format {fmt} has no room for --explain: use the table or --json")
+    if as_json and fmt not in (None, "json"):
+        raise click.UsageError("--json is --format json: give one of them")
     results = search(obj["home"], name, queries, k=k, exact=exact, model=model, explain=explain,
                      filters=_filters(globs, kinds, langs, where, min_score),
                      lexical_weight=0.0 if dense else lexical_weight,
                      rerank=False if (dense or no_rerank) else None)
     batch = queries_file is not None
-    if as_json and fmt not in (None, "json"):
-        raise click.UsageError("--json is --format json: give one of them")
     as_json = as_json or fmt == "json"
     if fmt in ("grep", "paths"):
         _print_hits(fmt, [h for hits in results for h in hits],
