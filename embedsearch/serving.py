@@ -49,7 +49,7 @@ class Workspace:
 
     def __init__(self, home: Home | str | os.PathLike | None = None):
         self.home = Home.of(home)
-        self._indexes: dict = {}  # name -> (manifest identity, open store.Index)
+        self._indexes: dict = {}  # name -> store.Current (its open generation)
         self._encoders: dict = {}  # (name, digest) -> encoder
         self._tables: dict = {}  # name -> (stamp, Table)
         self._derived: dict = {}  # (what, args, stamps) -> result (maps, comparisons)
@@ -59,23 +59,13 @@ class Workspace:
     def index(self, name: str):
         """The open current generation of index NAME (reopened when a writer committed another,
         or removed the index and built it again)."""
-        from embedsearch.codeindex.store import Index
+        from embedsearch.codeindex.store import Current
 
-        identity = self.home.manifest_identity(name)  # (read before opening: a commit in between reopens)
-        kept = self._indexes.get(name)
-        if kept is not None and identity is not None and kept[0] == identity:
-            return kept[1]
-        if kept is not None:
-            del self._indexes[name]
-            kept[1].close()
-        fresh = Index(self.home, name)
-        try:
-            fresh.vectors  # checked once now, so each query reads rows from the file, not the graph (Index.rows)
-        except BaseException:
-            fresh.close()
-            raise
-        self._indexes[name] = (identity, fresh)
-        return fresh
+        # vectors checked once per generation, so each query reads rows from the file, not the graph (Index.rows)
+        current = self._indexes.get(name) or Current(self.home, name, prepare=lambda index: index.vectors)
+        index = current.get()
+        self._indexes[name] = current  # (kept once it opened: a request for a name that fails leaves nothing)
+        return index
 
     def encoder(self, index):
         """The query encoder of an open index, loaded once per encoder."""
@@ -128,8 +118,8 @@ class Workspace:
                 continue
 
     def close(self) -> None:
-        for _, ix in self._indexes.values():
-            ix.close()
+        for current in self._indexes.values():
+            current.close()
         self._indexes.clear()
 
     # ------------------------------------------------------------ verbs

@@ -52,8 +52,10 @@ class CodeIndex:
         return hash((self.home, self.name))
 
     def __enter__(self) -> "CodeIndex":
+        from embedsearch.codeindex.store import Current
+
         if self._held is None:
-            self._held = _Held()
+            self._held = _Held(Current(self.home, self.name))
         self._held.depth += 1
         return self
 
@@ -62,36 +64,30 @@ class CodeIndex:
         held.depth -= 1
         if held.depth == 0:
             self._held = None
-            held.drop_index()
+            held.current.close()
 
     def _open(self) -> "_Held | None":
-        """The generation and query encoder a `with` block keeps, or None outside one or for
-        a sharded index (whose verbs open every shard). Reopened when the manifest is another
-        file than the one read at opening (another process committed, or removed the index and
-        built it again); the encoder is kept while the index names the same weights."""
+        """The generation and query encoder a `with` block keeps (store.Current: reopened
+        when another process commits, or removes the index and builds it again), or None
+        outside one, for a sharded index (whose verbs open every shard) or a missing one (the
+        plain path says what is wrong). The encoder is kept while the index names the same
+        weights."""
         from embedsearch.codeindex.search import query_encoder
         from embedsearch.codeindex.shards import is_sharded
-        from embedsearch.codeindex.store import Index
 
         held = self._held
         if held is None:
             return None
-        identity = self.home.manifest_identity(self.name)  # read before opening: a commit in between reopens
-        if held.index is not None and identity == held.identity:
+        if held.current.is_current():
             return held
-        held.drop_index()
-        if identity is None or is_sharded(self.home, self.name):
-            return None  # the plain path says what is wrong, or opens the shards
-        index = Index(self.home, self.name)
-        try:
-            built = index.manifest["encoder"]
-            if held.encoder is None or (held.encoder.info.name, held.encoder.info.digest) != (
-                    built["name"], built.get("digest")):
-                held.encoder = query_encoder(index)
-        except BaseException:
-            index.close()
-            raise
-        held.index, held.identity = index, identity
+        held.current.close()
+        if self.home.peek(self.name) is None or is_sharded(self.home, self.name):
+            return None
+        index = held.current.get()
+        built = index.manifest["encoder"]
+        if held.encoder is None or (held.encoder.info.name, held.encoder.info.digest) != (built["name"],
+                                                                                         built.get("digest")):
+            held.encoder = query_encoder(index)
         return held
 
     @classmethod
@@ -126,7 +122,7 @@ class CodeIndex:
             options["filters"] = _filters(glob, kind, lang, where, min_score)
         held = self._open() if "model" not in options else None
         if held is not None:
-            results = search_index(held.index, held.encoder, query, k=k, **options)
+            results = search_index(held.current.index, held.encoder, query, k=k, **options)
         else:
             results = search(self.home, self.name, query, k=k, **options)
         return results[0] if isinstance(query, str) else results
@@ -143,7 +139,7 @@ class CodeIndex:
         filters = _filters(glob, kind, lang, where, min_score)
         held = self._open()
         if held is not None:
-            return similar_in(held.index, path, line, text, k=k, exact=exact, filters=filters, item_id=id,
+            return similar_in(held.current.index, path, line, text, k=k, exact=exact, filters=filters, item_id=id,
                               encoder=held.encoder)
         return similar(self.home, self.name, path, line, text, k=k, exact=exact, filters=filters, item_id=id)
 
@@ -182,20 +178,13 @@ class CodeIndex:
 
 
 class _Held:
-    """What a `with` block keeps open: one generation (an Index, whose SQLite connection
-    belongs to the thread that opened it), the manifest identity it was opened at, and the
-    query encoder; `depth` counts nested blocks."""
+    """What a `with` block keeps open: the current generation (store.Current) and the query
+    encoder; `depth` counts nested blocks."""
 
-    def __init__(self) -> None:
-        self.index = None
-        self.identity = None
+    def __init__(self, current) -> None:
+        self.current = current
         self.encoder = None
         self.depth = 0
-
-    def drop_index(self) -> None:
-        index, self.index, self.identity = self.index, None, None
-        if index is not None:
-            index.close()
 
 
 def _filters(glob, kind, lang, where, min_score):

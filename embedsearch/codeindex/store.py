@@ -191,7 +191,7 @@ class Index:
                 raise Damaged(
                     f"index {self.name!r} is damaged: vectors are {self._vectors.shape}, expected ({self.count}, {dim})")
             self._verify("items", files["items"])  # a flipped byte in a chunk's text must not be served
-            self.db = sqlite3.connect(f"file:{self.folder / files['items']['file']}?mode=ro", uri=True)
+            self.db = _read_only(self.folder / files['items']['file'])
             self.db.row_factory = sqlite3.Row
             self.hnsw = load_hnsw(self.folder / files["hnsw"]["file"], dim, self.count,
                                   int(self.manifest["hnsw"]["ef_search"]))
@@ -356,6 +356,49 @@ class Index:
         self.close()
 
 
+class Current:
+    """Index NAME's current generation kept open for a long-lived reader (a `with CodeIndex`
+    block, the server's Workspace). `get()` answers with the kept Index while the manifest
+    is the file it was opened at, and reopens when another process has committed, or removed
+    the index and built it again (Home.manifest_identity: the generation number alone repeats
+    after a rebuild). `prepare` runs on each generation opened (the server checks its vectors
+    once). The Index's SQLite connection belongs to the thread that opened it."""
+
+    def __init__(self, home: Home, name: str, prepare: Callable[[Index], object] | None = None):
+        self.home, self.name, self.prepare = home, name, prepare
+        self.index: Index | None = None
+        self._identity = None
+
+    def is_current(self) -> bool:
+        """Whether an Index is kept and the manifest is still the file it was opened at."""
+        return self.index is not None and self.home.manifest_identity(self.name) == self._identity
+
+    def get(self) -> Index:
+        identity = self.home.manifest_identity(self.name)  # read before opening: a commit in between reopens
+        if self.index is not None and identity is not None and identity == self._identity:
+            return self.index
+        self.close()
+        index = Index(self.home, self.name)
+        try:
+            if self.prepare is not None:
+                self.prepare(index)
+        except BaseException:
+            index.close()
+            raise
+        self.index, self._identity = index, identity
+        return index
+
+    def close(self) -> None:
+        index, self.index, self._identity = self.index, None, None
+        if index is not None:
+            index.close()
+
+
+def _read_only(db_path: Path) -> sqlite3.Connection:
+    """An items DB opened read-only (whichever manifest names it, or none)."""
+    return sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+
+
 def _item(r: sqlite3.Row) -> Item:
     return Item(r["path"], r["start_line"], r["end_line"], r["kind"], r["name"], r["text"],
                 json.loads(r["meta"] or "{}"), id=r["id"], hash=r["hash"])
@@ -367,7 +410,7 @@ ITEM_COLUMNS = "id, path, start_line, end_line, kind, name, text, meta, hash"
 def read_items(db_path: Path) -> list[Item]:
     """Every item of an items DB, in id order, read-only (repair reads a generation's DB this
     way, whichever manifest names it). Raises sqlite3.Error for an unreadable file."""
-    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    db = _read_only(db_path)
     try:
         db.row_factory = sqlite3.Row
         return [_item(r) for r in db.execute(f"SELECT {ITEM_COLUMNS} FROM items ORDER BY id")]
@@ -380,7 +423,7 @@ def item_ids(db_path: Path) -> list[int]:
     row's metadata (what read_items will need); raises Damaged ("fails its integrity check:
     ...", "is unreadable: ...") otherwise."""
     try:
-        db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        db = _read_only(db_path)
         try:
             verdict = db.execute("PRAGMA quick_check").fetchone()[0]
             if verdict != "ok":
@@ -404,7 +447,7 @@ def read_info(db_path: Path, key: str) -> dict | None:
     said of the index; 'vectors': its generation's vectors file and digest); None when it is
     missing or unreadable."""
     try:
-        db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        db = _read_only(db_path)
         try:
             row = db.execute("SELECT value FROM info WHERE key = ?", (key,)).fetchone()
         finally:
