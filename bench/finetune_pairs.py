@@ -30,10 +30,11 @@ QUESTION_BASES = {"click", "requests"}  # the third-party code bases of bench/qu
 TEST_DIRS = {"test", "tests", "testing", "_testing", "idlelib", "lib2to3", "site-packages", "__pycache__"}
 
 
-def benchmark_stdlib_modules() -> set[str]:
-    """Every stdlib module a question file indexes (its `# root: stdlib ... modules` line)."""
+def benchmark_stdlib_modules(parts: tuple[str, ...] = ("dev", "test")) -> set[str]:
+    """Every stdlib module a question file of `parts` indexes (its `# root: stdlib ...
+    modules` line)."""
     names = set()
-    for tsv in HERE.glob("*/*.tsv"):
+    for tsv in (t for part in parts for t in (HERE / part).glob("*.tsv")):
         header = next(line for line in tsv.read_text().splitlines() if line.startswith("# root:"))
         if "stdlib" in header:
             names |= {m.removesuffix(".py").split("/")[0] for m in header.split("modules", 1)[1].split()}

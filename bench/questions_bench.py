@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 from embedsearch.evaluate.codesearch import DEFAULT, Method, answers, evaluate, read_questions  # noqa: E402
 from embedsearch.codeindex.indexing import LEXICAL_WEIGHT  # noqa: E402
 from embedsearch.codeindex.representation import NAMED, PLAIN, SUMMARISED, clean_query  # noqa: E402
-from embedsearch.codeindex.search import query_encoder  # noqa: E402
+from embedsearch.codeindex.search import query_encoder, query_vectors  # noqa: E402
 from embedsearch.codeindex.store import Index  # noqa: E402
 
 HERE = Path(__file__).resolve().parent / "questions"
@@ -46,6 +46,8 @@ METHODS = (
            fold_nested=True, rerank=True),
     Method("summarised, dense only", SUMMARISED, 0.0),
     Method("summarised + BM25 (fused, not re-ranked)", SUMMARISED, LEXICAL_WEIGHT, clean_queries=True, fold_nested=True),
+    Method("default without the query adapter", SUMMARISED, LEXICAL_WEIGHT, clean_queries=True, fold_nested=True,
+           rerank=True, adapt=False),
     DEFAULT,
 )
 
@@ -101,8 +103,8 @@ def dev_run(description: str, representation: str = SUMMARISED) -> DevRun:
     index = Index(args.home, f"dev-questions-{representation}")
     texts = [clean_query(q.text) for q in questions]
     encoder = query_encoder(index)
-    return DevRun(index, questions, members, answers(index, questions, strict=True), texts, encoder.encode(texts),
-                  encoder)
+    return DevRun(index, questions, members, answers(index, questions, strict=True), texts,
+                  query_vectors(index, encoder, texts), encoder)
 
 
 def main() -> None:

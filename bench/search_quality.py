@@ -28,6 +28,8 @@ METHODS = (
     Method("named + BM25, re-ranked", NAMED, LEXICAL_WEIGHT, clean_queries=True, fold_nested=True, rerank=True),
     Method("summarised, dense only", SUMMARISED, 0.0),
     Method("summarised + BM25 (fused)", SUMMARISED, LEXICAL_WEIGHT, clean_queries=True, fold_nested=True),
+    Method("default without the query adapter", SUMMARISED, LEXICAL_WEIGHT, clean_queries=True, fold_nested=True,
+           rerank=True, adapt=False),
     DEFAULT,
 )
 

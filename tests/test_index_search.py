@@ -238,16 +238,16 @@ def test_moved_lines_are_rewritten_without_re_embedding(tmp_path):
 
 
 def test_json_cosine_is_the_true_cosine(stdlib_index, cli):
-    """The `cosine` of a JSON hit is the query vector against the stored row, whatever the
-    re-ranker made of the score."""
-    from embedsearch.codeindex.search import query_encoder
+    """The `cosine` of a JSON hit is the query vector (as the query adapter moved it) against
+    the stored row, whatever the re-ranker made of the score."""
+    from embedsearch.codeindex.search import query_encoder, query_vectors
 
     home, name, _ = stdlib_index
     r = cli("--home", home, "search", name, "recursively delete a directory tree", "-k", "3", "--json")
     rows = [json.loads(line) for line in r.output.splitlines()]
     index = Index(home, name)
     try:
-        q = query_encoder(index).encode(["recursively delete a directory tree"])[0]
+        q = query_vectors(index, query_encoder(index), ["recursively delete a directory tree"])[0]
         for row in rows:
             assert abs(float(np.asarray(index.vectors[row["id"]]) @ q) - row["cosine"]) < 1e-3
     finally:

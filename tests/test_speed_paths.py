@@ -22,7 +22,7 @@ import pytest
 import onnx  # noqa: F401  a hard dependency: its absence must fail these tests, not skip them
 
 from embedsearch.onnx_encoder import META_FILE, cache_dir, cached_encoder
-from embedsearch.codeindex.search import search
+from embedsearch.codeindex.search import query_vectors, search
 from embedsearch.codeindex.store import Index
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,7 +101,7 @@ def test_same_top10_as_torch(stdlib_index, torch_encoder):
     fast_hybrid = search(home, name, QUERIES, k=10)
     index = Index(home, name)
     try:
-        vectors = torch_encoder.encode(QUERIES)  # the same ranking as `search`, torch-encoded
+        vectors = query_vectors(index, torch_encoder, QUERIES)  # the same ranking as `search`, torch-encoded
         slow = [answer(index, q, v, 10, 0.0) for q, v in zip(QUERIES, vectors)]
         exact = [answer(index, q, v, 10, 0.0, exact=True) for q, v in zip(QUERIES, vectors)]
         weight = index.manifest["options"]["lexical_weight"]

@@ -35,9 +35,10 @@ LABELS = {  # what each feature means, for `search --explain`
     "first_word": "first word in name", "param_cover": "parameters asked",
     "returns_asked": "asks for a return value", "definition": "a function, method or class",
     "private": "private name", "dunder": "special method", "documented": "has a docstring"}
-# Fit by bench/train_reranker.py --question-share 0.25 (see its docstring for the data); cosine's weight is 1.
-WEIGHTS = (1.0, 0.1598, 0.1208, -0.0680, -0.0807, -0.0094, 0.8980, 1.1581, 0.0785, 0.0472, 0.1457, 0.4527,
-           -0.0512, -0.0806, 0.0802)
+# Fit by bench/train_reranker.py --question-share 0.5 (see its docstring for the data and bench/README.md for
+# the share) on cosines of adapted queries (adapter.py), as `search` computes them; cosine's weight is 1.
+WEIGHTS = (1.0, 0.0981, 0.0582, -0.0675, -0.0477, 0.0078, 0.9968, 0.8244, 0.0488, 0.0175, 0.0644, 0.3292,
+           -0.0594, -0.0834, 0.0573)
 
 
 @dataclass(frozen=True)

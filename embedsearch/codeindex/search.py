@@ -93,6 +93,17 @@ def query_encoder(index: Index, model: str | None = None, long_lived: bool = Fal
                            long_lived=long_lived)
 
 
+def query_vectors(index: Index, encoder, queries: list[str], adapt: bool = True) -> np.ndarray:
+    """(len(queries), dim) unit rows for plain-English queries against `index`: the
+    encoder's vectors, moved by the query adapter fit for the index's encoder and
+    representation when one ships (adapter.py) unless `adapt` is off. Snippets of code
+    (`similar --text`) are encoded plainly: the adapter maps task words to code."""
+    from embedsearch.codeindex.adapter import adapt_queries
+
+    vectors = encoder.encode(queries)
+    return adapt_queries(index.manifest, vectors) if adapt else vectors
+
+
 def nearest(index: Index, vectors: np.ndarray, k: int, exact: bool = False,
             exclude: set[int] | None = None, filters: Filters = Filters()) -> list[list[Hit]]:
     """Top-k hits by cosine per query vector, optionally leaving out some item ids and
@@ -250,7 +261,7 @@ def search_index(index: Index, encoder, queries: list[str] | str, k: int = 10, e
     of a set, which the set checks as a whole)."""
     queries = _clean_queries(queries)
     _check_k(k)
-    vectors = encoder.encode(queries)
+    vectors = query_vectors(index, encoder, queries)
     weight = index.manifest["options"].get("lexical_weight", 0.0) if lexical_weight is None else lexical_weight
     if rerank is None:
         rerank = index.has_definitions()

@@ -174,7 +174,8 @@ def read_questions(path: str | Path) -> list[Query]:
 class Method:
     """One way of searching: how chunks are represented, how much BM25 is fused in, whether
     queries lose their markup, the best candidates are re-ranked (rerank.py) and nested
-    functions fold into their enclosing ones."""
+    functions fold into their enclosing ones, and whether queries pass the query adapter
+    (adapter.py) where one fits the index."""
 
     label: str
     representation: str
@@ -182,6 +183,7 @@ class Method:
     clean_queries: bool = False
     fold_nested: bool = False
     rerank: bool = False
+    adapt: bool = True
 
 
 DEFAULT = Method(DEFAULT_LABEL, SUMMARISED, LEXICAL_WEIGHT, clean_queries=True, fold_nested=True, rerank=True)  # = `search`
@@ -269,11 +271,11 @@ def answers(index: Index, queries: list[Query], strict: bool = False, fold: bool
 
 def _answer(index, queries: list[Query], k: int, exact: bool, method: Method):
     """The hits for every query, ranked as `method` says (DEFAULT: as `embedsearch search`)."""
-    from embedsearch.codeindex.search import answer, nearest, query_encoder
+    from embedsearch.codeindex.search import answer, nearest, query_encoder, query_vectors
 
     encoder = query_encoder(index)
     texts = [clean_query(q.text) if method.clean_queries else q.text for q in queries]
-    vectors = encoder.encode(texts)
+    vectors = query_vectors(index, encoder, texts, adapt=method.adapt)
     if method.lexical_weight <= 0 and not method.fold_nested:  # plain dense HNSW, k deep
         return nearest(index, vectors, k, exact), encoder.info.name
     return [answer(index, t, v, k, method.lexical_weight, exact, fold=method.fold_nested, rerank=method.rerank)
