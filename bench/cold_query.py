@@ -53,13 +53,13 @@ import json, sys
 from pathlib import Path
 from embedsearch.codeindex.representation import clean_query
 from embedsearch.encoding import resolve_encoder
-from embedsearch.codeindex.search import answer
+from embedsearch.codeindex.search import answer, query_vectors
 from embedsearch.codeindex.store import Index
 index = Index(Path(sys.argv[1]), sys.argv[2])
 encoder = resolve_encoder(None, built=index.manifest["encoder"], for_queries=True)  # no home: the torch encoder
 weight = index.manifest["options"].get("lexical_weight", 0.0)
 for q in map(clean_query, sys.argv[3:]):
-    print(json.dumps([h.id for h in answer(index, q, encoder.encode([q])[0], 10, weight)]))
+    print(json.dumps([h.id for h in answer(index, q, query_vectors(index, encoder, [q])[0], 10, weight)]))
 '''
 
 

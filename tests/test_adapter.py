@@ -62,3 +62,47 @@ def test_search_scores_with_the_adapted_query_and_similar_text_with_the_plain_on
         raw = encoder.encode([snippet])[0]
         assert np.allclose([h.score for h in similar], np.asarray(index.vectors)[[h.id for h in similar]] @ raw,
                            atol=1e-4)
+
+
+def test_records_and_prose_are_searched_with_plain_query_vectors(tmp_path):
+    """The adapter was fit (and measured) on code only, like the re-ranker: an index of
+    records has the default representation but no definitions, so its queries stay plain."""
+    from embedsearch.codeindex.indexing import build_index
+
+    src = tmp_path / "faq.jsonl"
+    src.write_text('{"text": "How do I reset my password?"}\n{"text": "Shipping takes three days."}\n')
+    build_index("faq", [str(src)], tmp_path / "home")
+    with Index(tmp_path / "home", "faq") as index:
+        assert adapter_path(index.manifest) is not None and not index.has_definitions()
+        encoder = query_encoder(index)
+        question = "forgot my login"
+        assert np.array_equal(query_vectors(index, encoder, [question]), encoder.encode([question]))
+        hits = search_index(index, encoder, question, k=1, exact=True)[0]
+        assert hits[0].text.startswith("How do I reset")
+
+
+def test_a_damaged_adapter_file_is_an_error_that_names_it(stdlib_index, cli, tmp_path, monkeypatch):
+    """The adapter is the package's own data: a truncated or garbled copy stops the search
+    with one line that names the file and says how to restore it, never a traceback and
+    never a silently different ranking."""
+    import embedsearch.codeindex.adapter as adapter
+
+    home, name, _ = stdlib_index
+    with Index(home, name) as index:
+        shipped = adapter_path(index.manifest)
+    damaged = tmp_path / "adapters"
+    damaged.mkdir()
+    monkeypatch.setattr(adapter, "ADAPTERS", damaged)
+    for content in (shipped.read_bytes()[:1000], None):
+        if content is None:  # readable, but not numbers a search can use
+            np.save(damaged / shipped.name, np.full((384, 384), np.nan, dtype=np.float16))
+        else:
+            (damaged / shipped.name).write_bytes(content)
+        adapter._load.cache_clear()
+        try:
+            r = cli("--home", home, "search", name, "remove a directory tree")
+        finally:
+            adapter._load.cache_clear()
+        assert r.exit_code == 1, r.output
+        assert "query adapter" in r.output and shipped.name in r.output and "reinstall" in r.output
+        assert "Traceback" not in r.output

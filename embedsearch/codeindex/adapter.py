@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from embedsearch.errors import EmbedsearchError
+
 ADAPTERS = Path(__file__).resolve().parent / "adapters"
 
 
@@ -37,7 +39,18 @@ def adapter_path(manifest: dict) -> Path | None:
 
 @lru_cache(maxsize=4)
 def _load(path: Path) -> np.ndarray:
-    return np.load(path).astype(np.float32)  # (dim, dim)
+    """The adapter's matrix (dim, dim) as float32; a damaged file (the package's own data,
+    so reinstalling restores it) is an error that names it, never a silent other ranking."""
+    try:
+        W = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as e:
+        raise EmbedsearchError(f"the query adapter {path} cannot be read ({e}); reinstall embedsearch "
+                               f"to restore it") from None
+    if W.ndim != 2 or W.shape[0] != W.shape[1] or not np.issubdtype(W.dtype, np.floating) or \
+            not np.isfinite(W).all():
+        raise EmbedsearchError(f"the query adapter {path} is damaged (a {W.dtype} array of shape {W.shape}, "
+                               f"not a finite square matrix); reinstall embedsearch to restore it")
+    return W.astype(np.float32)  # (dim, dim)
 
 
 def adapt_queries(manifest: dict, vectors: np.ndarray) -> np.ndarray:

@@ -96,12 +96,14 @@ def query_encoder(index: Index, model: str | None = None, long_lived: bool = Fal
 def query_vectors(index: Index, encoder, queries: list[str], adapt: bool = True) -> np.ndarray:
     """(len(queries), dim) unit rows for plain-English queries against `index`: the
     encoder's vectors, moved by the query adapter fit for the index's encoder and
-    representation when one ships (adapter.py) unless `adapt` is off. Snippets of code
-    (`similar --text`) are encoded plainly: the adapter maps task words to code."""
+    representation when one ships (adapter.py), if the index holds code (definitions) and
+    `adapt` is on. Records and prose are searched with plain vectors, as they are not
+    re-ranked: both were fit and measured on code. Snippets of code (`similar --text`) are
+    encoded plainly too: the adapter maps task words to code."""
     from embedsearch.codeindex.adapter import adapt_queries
 
     vectors = encoder.encode(queries)
-    return adapt_queries(index.manifest, vectors) if adapt else vectors
+    return adapt_queries(index.manifest, vectors) if adapt and index.has_definitions() else vectors
 
 
 def nearest(index: Index, vectors: np.ndarray, k: int, exact: bool = False,

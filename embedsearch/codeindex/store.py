@@ -170,6 +170,7 @@ class Index:
 
         self.manifest = read_manifest(self.home, self.name)
         self._postings = None  # bm25.Postings once hold_lexical has read them
+        self._definitions: bool | None = None  # has_definitions, once asked of this generation
         files = self.manifest["files"]
         self.count = int(self.manifest["count"])
         dim = int(self.manifest["encoder"]["dim"])
@@ -313,9 +314,13 @@ class Index:
 
     def has_definitions(self) -> bool:
         """Whether the index holds functions, methods or classes (code), not only records,
-        sections and windows: the re-ranker was fit on code and is applied only to code."""
-        return self.db.execute("SELECT 1 FROM items WHERE kind IN ('function', 'method', 'class') LIMIT 1"
-                               ).fetchone() is not None
+        sections and windows: the re-ranker and the query adapter were fit on code and are
+        applied only to code. Asked once per open generation (a records index answers it
+        by reading every row)."""
+        if self._definitions is None:
+            self._definitions = self.db.execute(
+                "SELECT 1 FROM items WHERE kind IN ('function', 'method', 'class') LIMIT 1").fetchone() is not None
+        return self._definitions
 
     def all_items(self) -> list[Item]:
         return [_item(r) for r in self.db.execute("SELECT * FROM items ORDER BY id")]
