@@ -19,17 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 
-from fit_query_adapter import Corpus, docstring_corpus, fit, mrr_dense, mrr_fused, training_corpora  # noqa: E402
-
-
-def part(c: Corpus, rows: list[int], label: str) -> Corpus:
-    """The queries `rows` of corpus `c` (same index and distractors)."""
-    out = Corpus.__new__(Corpus)
-    out.label, out.index, out.V = label, c.index, c.V
-    out.texts = [c.texts[i] for i in rows]
-    out.qv = c.qv[rows]
-    out.wanted = [c.wanted[i] for i in rows]
-    return out
+from fit_query_adapter import docstring_corpus, fit, mrr_dense, mrr_fused, training_corpora  # noqa: E402
 
 
 def main() -> None:
@@ -53,7 +43,7 @@ def main() -> None:
     print("| adapter fit on | left out | its questions | dense | fused | re-ranked | docstring validation dense |")
     print("|---|---|---|---|---|---|---|")
     for left, rows in members.items():
-        held = part(dev, rows, left)
+        held = dev.subset(rows, left)
         print(f"| nothing (no adapter) | {left} | {len(rows)} | {mrr_dense(held, None):.4f} | "
               f"{mrr_fused(held, None):.4f} | {mrr_fused(held, None, True):.4f} | |", flush=True)
     for share in [0.0] + list(args.question_share):
@@ -62,9 +52,9 @@ def main() -> None:
             train = list(docs)
             if share > 0:
                 repeat = max(1, round(share * n_docs / ((1 - share) * len(others))))
-                train += [part(dev, others, "dev questions")] * repeat
+                train += [dev.subset(others, "dev questions")] * repeat
             W = fit(train, 1.0, 0.05, 10)
-            held = part(dev, rows, left)
+            held = dev.subset(rows, left)
             vd = np.average([mrr_dense(c, W) for c in valid], weights=[len(c.qv) for c in valid])
             print(f"| docstrings + questions at share {share} | {left} | {len(rows)} | {mrr_dense(held, W):.4f} | "
                   f"{mrr_fused(held, W):.4f} | {mrr_fused(held, W, True):.4f} | {vd:.4f} |", flush=True)

@@ -24,6 +24,7 @@ import argparse
 import os
 import sys
 import tempfile
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -44,13 +45,26 @@ THIRD_PARTY = ("attr", "rich", "networkx", "sortedcontainers", "markdown_it", "h
                "pyparsing", "platformdirs", "joblib", "pooch", "typer")
 
 
+@dataclass
 class Corpus:
-    """One index's queries, ready for fitting: query vectors (n, d), each query's answer ids,
-    and the index's vectors (rows, d)."""
+    """One index's queries, ready for fitting: their texts and vectors, each query's answer
+    ids (rows of V), and the index's vectors V, the distractors."""
 
-    def __init__(self, label, index, texts, qv, wanted):
-        self.label, self.index, self.texts, self.qv, self.wanted = label, index, texts, qv, wanted
-        self.V = np.asarray(index.vectors).astype(np.float32)  # (rows, d), unit rows
+    label: str
+    index: Index
+    texts: list[str]
+    qv: np.ndarray  # (queries, d)
+    wanted: list[set[int]]
+    V: np.ndarray  # (rows, d), unit rows
+
+    def subset(self, queries: list[int], label: str) -> "Corpus":
+        """The queries `queries` alone, asked of the same rows."""
+        return replace(self, label=label, texts=[self.texts[i] for i in queries], qv=self.qv[queries],
+                       wanted=[self.wanted[i] for i in queries])
+
+
+def index_vectors(index: Index) -> np.ndarray:
+    return np.asarray(index.vectors).astype(np.float32)  # (rows, d)
 
 
 def docstring_corpus(label: str, paths: list[Path], home: Path, tmp: Path, name: str | None = None,
@@ -69,12 +83,11 @@ def docstring_corpus(label: str, paths: list[Path], home: Path, tmp: Path, name:
     keep = [i for i, w in enumerate(wanted) if w]
     texts = [clean_query(queries[i].text) for i in keep]
     qv = query_encoder(index).encode(texts).astype(np.float32)
-    corpus = Corpus(label, index, texts, qv, [wanted[i] for i in keep])
+    corpus = Corpus(label, index, texts, qv, [wanted[i] for i in keep], index_vectors(index))
     rows = [it.id for it in index.all_items() if Path(it.path).stem not in banned]
     if len(rows) < len(corpus.V):  # distractors only from files that may be trained on
         position = {r: n for n, r in enumerate(rows)}
-        corpus.V = corpus.V[rows]
-        corpus.wanted = [{position[i] for i in w} for w in corpus.wanted]
+        corpus = replace(corpus, V=corpus.V[rows], wanted=[{position[i] for i in w} for w in corpus.wanted])
     return corpus
 
 
@@ -105,7 +118,8 @@ def question_corpus(home: Path, packages: Path) -> Corpus:
     index = Index(home, f"dev-questions-{SUMMARISED}")
     wanted = answers(index, questions, strict=True, fold=True)
     texts = [clean_query(q.text) for q in questions]
-    return Corpus("dev questions", index, texts, query_encoder(index).encode(texts).astype(np.float32), wanted)
+    return Corpus("dev questions", index, texts, query_encoder(index).encode(texts).astype(np.float32), wanted,
+                  index_vectors(index))
 
 
 def fit(train: list[Corpus], l2: float, temperature: float, epochs: int, rank: int | None = None,
@@ -154,11 +168,15 @@ def adapt(qv: np.ndarray, W: np.ndarray | None) -> np.ndarray:
     return out / np.linalg.norm(out, axis=1, keepdims=True)
 
 
-def mrr_dense(c: Corpus, W: np.ndarray | None) -> float:
-    scores = adapt(c.qv, W) @ c.V.T  # (queries, rows)
+def mrr_at_10(scores: np.ndarray, wanted: list[set[int]]) -> tuple[float, float]:
+    """MRR@10 and Recall@10 of (queries, rows) scores, each query answered by any of its ids."""
     top = np.argsort(-scores, axis=1)[:, :10]
-    rr = [next((1 / (r + 1) for r, i in enumerate(row) if i in w), 0.0) for row, w in zip(top.tolist(), c.wanted)]
-    return float(np.mean(rr))
+    ranks = [next((r + 1 for r, i in enumerate(row) if i in w), None) for row, w in zip(top.tolist(), wanted)]
+    return float(np.mean([1 / r if r else 0.0 for r in ranks])), float(np.mean([r is not None for r in ranks]))
+
+
+def mrr_dense(c: Corpus, W: np.ndarray | None) -> float:
+    return mrr_at_10(adapt(c.qv, W) @ c.V.T, c.wanted)[0]  # scores (queries, rows)
 
 
 def mrr_fused(c: Corpus, W: np.ndarray | None, rerank: bool = False) -> float:

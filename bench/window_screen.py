@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 
 from embedsearch.codeindex.representation import CODE_KINDS, NAMED, embed_text, summary_text  # noqa: E402
+from fit_query_adapter import mrr_at_10  # noqa: E402
 
 
 def windows(text: str, tokenizer, limit: int) -> list[str]:
@@ -46,13 +47,6 @@ def windows(text: str, tokenizer, limit: int) -> list[str]:
     if current:
         out.append("\n".join(current))
     return [w for w in out if w.strip()] or [text]
-
-
-def mrr(scores: np.ndarray, wanted: list[set[int]]) -> tuple[float, float]:
-    """MRR@10 and Recall@10 of (questions, chunks) scores."""
-    top = np.argsort(-scores, axis=1)[:, :10]
-    ranks = [next((r + 1 for r, i in enumerate(row) if i in w), None) for row, w in zip(top.tolist(), wanted)]
-    return (float(np.mean([1 / r if r else 0.0 for r in ranks])), float(np.mean([r is not None for r in ranks])))
 
 
 def main() -> None:
@@ -116,7 +110,7 @@ def main() -> None:
     print("| chunk scored by | MRR@10 | Recall@10 |")
     print("|---|---|---|")
     for label, scores in rows:
-        m, r = mrr(scores, wanted)
+        m, r = mrr_at_10(scores, wanted)
         print(f"| {label} | {m:.4f} | {r:.3f} |", flush=True)
 
 
