@@ -82,9 +82,9 @@ def test_records_and_prose_are_searched_with_plain_query_vectors(tmp_path):
 
 
 def test_a_damaged_adapter_file_is_an_error_that_names_it(stdlib_index, cli, tmp_path, monkeypatch):
-    """The adapter is the package's own data: a truncated or garbled copy stops the search
-    with one line that names the file and says how to restore it, never a traceback and
-    never a silently different ranking."""
+    """The adapter is the package's own data: a truncated, garbled or wrong-sized copy stops
+    the search with one line that names the file and says how to restore it, never a
+    traceback and never a silently different ranking."""
     import embedsearch.codeindex.adapter as adapter
 
     home, name, _ = stdlib_index
@@ -93,9 +93,11 @@ def test_a_damaged_adapter_file_is_an_error_that_names_it(stdlib_index, cli, tmp
     damaged = tmp_path / "adapters"
     damaged.mkdir()
     monkeypatch.setattr(adapter, "ADAPTERS", damaged)
-    for content in (shipped.read_bytes()[:1000], None):
-        if content is None:  # readable, but not numbers a search can use
+    for content in (shipped.read_bytes()[:1000], "nan", "size"):
+        if content == "nan":  # readable, but not numbers a search can use
             np.save(damaged / shipped.name, np.full((384, 384), np.nan, dtype=np.float16))
+        elif content == "size":  # a finite square map, but not for this encoder's 384 dimensions
+            np.save(damaged / shipped.name, np.eye(256, dtype=np.float16))
         else:
             (damaged / shipped.name).write_bytes(content)
         adapter._load.cache_clear()

@@ -55,12 +55,14 @@ def _load(path: Path) -> np.ndarray:
 
 def adapt_queries(manifest: dict, vectors: np.ndarray) -> np.ndarray:
     """Query vectors (n, dim), unit rows, mapped by the index's adapter (W q / |W q|), or
-    returned unchanged when none fits the index."""
+    returned unchanged when none ships for the index. An adapter of the wrong size is an
+    error, as a damaged one is: searching on without it would silently rank otherwise."""
     path = adapter_path(manifest)
     if path is None:
         return vectors
     W = _load(path)  # (dim, dim)
-    if W.shape != (vectors.shape[1], vectors.shape[1]):
-        return vectors
+    if W.shape != (vectors.shape[1], vectors.shape[1]):  # the file is keyed by the encoder: damaged or swapped
+        raise EmbedsearchError(f"the query adapter {path} is damaged (a {W.shape[0]} x {W.shape[1]} map for "
+                               f"{vectors.shape[1]}-dimensional queries); reinstall embedsearch to restore it")
     out = vectors.astype(np.float32) @ W.T  # (n, dim)
     return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
