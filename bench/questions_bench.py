@@ -81,7 +81,7 @@ def part_corpus(part: str, packages: Path) -> tuple[list[str], list, dict[str, l
 @dataclass
 class DevRun:
     """The dev questions asked of the dev index of one representation, ready to rank:
-    what the screening scripts (question_levers, summary_screen, summary_feature_screen)
+    what the screening scripts (question_levers, summary_screen, query_feature_screen)
     share."""
 
     index: Index
@@ -114,7 +114,12 @@ def main() -> None:
     parser.add_argument("--part", choices=["dev", "test"], action="append", help="dev, test or both (default)")
     parser.add_argument("--misses", type=int, default=0, help="print this many misses of the default")
     parser.add_argument("--json", type=Path, help="also write every report here")
+    parser.add_argument("--model", help="encoder folder or name (default: the packaged one); keep its "
+                        "indexes in a --home of their own")
+    parser.add_argument("--representation", choices=sorted({m.representation for m in METHODS}),
+                        help="only the methods of this representation (the ratio column is then to the first)")
     args = parser.parse_args()
+    methods = tuple(m for m in METHODS if args.representation in (None, m.representation))
     out = []
     parts = args.part or ["dev", "test"]
     stems = [sorted(p.stem for p in (HERE / part).glob("*.tsv")) for part in parts]
@@ -123,8 +128,8 @@ def main() -> None:
     print("|---" * 9 + "|")
     for part in parts:
         paths, questions, members = part_corpus(part, args.packages)
-        reports = evaluate(paths, home=args.home, index_name=part, methods=METHODS, questions=questions,
-                           misses=args.misses)
+        reports = evaluate(paths, home=args.home, index_name=part, methods=methods, questions=questions,
+                           misses=args.misses, model=args.model)
         base = reports[0].mrr_at_10 or 1.0
         for r in reports:
             per_base = []
