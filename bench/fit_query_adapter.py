@@ -67,12 +67,26 @@ def index_vectors(index: Index) -> np.ndarray:
     return np.asarray(index.vectors).astype(np.float32)  # (rows, d)
 
 
+def name_blind(text: str, names: tuple[str, ...]) -> str:
+    """A docstring query as someone who does not know the name might ask it: its first
+    sentence, without any word of the function's qualified name(s), at most 14 words (a
+    docstring shares the author's words with the code; a question does not)."""
+    from embedsearch.codeindex.representation import words
+    from embedsearch.codeindex.rerank import stem
+
+    named = {stem(w) for n in names for w in words(n).split()}
+    sentence = text.split(". ", 1)[0]
+    kept = [t for t in sentence.split() if not any(stem(w) in named for w in words(t).split())]
+    return " ".join(kept[:14])
+
+
 def docstring_corpus(label: str, paths: list[Path], home: Path, tmp: Path, name: str | None = None,
-                     banned: set[str] = frozenset(), exclude: set[str] = frozenset()) -> Corpus:
+                     banned: set[str] = frozenset(), exclude: set[str] = frozenset(), blind: bool = False) -> Corpus:
     """The docstring queries of `paths` asked of their docstring-free copy (index `name`,
     default train-LABEL, kept under `home`), less the files whose stem is in `banned`,
     which are left out as queries and as distractors, and less the queries whose
-    query_key is in `exclude` (the leakage guard, bench/leakage.py)."""
+    query_key is in `exclude` (the leakage guard, bench/leakage.py). With `blind`, each
+    query is made name_blind (and dropped when fewer than three words are left)."""
     name = name or f"train-{label}"
     queries = [q for q in prepare_corpus([str(p) for p in paths], tmp / label)
                if Path(q.path).stem not in banned and query_key(q.text) not in exclude]
@@ -82,6 +96,9 @@ def docstring_corpus(label: str, paths: list[Path], home: Path, tmp: Path, name:
     wanted = answers(index, queries)
     keep = [i for i, w in enumerate(wanted) if w]
     texts = [clean_query(queries[i].text) for i in keep]
+    if blind:
+        texts = [name_blind(t, queries[i].names) for t, i in zip(texts, keep)]
+        keep, texts = [i for i, t in zip(keep, texts) if len(t.split()) >= 3], [t for t in texts if len(t.split()) >= 3]
     qv = query_encoder(index).encode(texts).astype(np.float32)
     corpus = Corpus(label, index, texts, qv, [wanted[i] for i in keep], index_vectors(index))
     rows = [it.id for it in index.all_items() if Path(it.path).stem not in banned]
@@ -91,7 +108,7 @@ def docstring_corpus(label: str, paths: list[Path], home: Path, tmp: Path, name:
     return corpus
 
 
-def training_corpora(home: Path, tmp: Path) -> list[Corpus]:
+def training_corpora(home: Path, tmp: Path, blind: bool = False) -> list[Corpus]:
     """The re-ranker's standard-library corpora less every module a question file asks
     about (dev or test part: an adapter of 147,456 weights could learn their functions), and
     the third-party packages of THIRD_PARTY as installed in this environment."""
@@ -99,9 +116,9 @@ def training_corpora(home: Path, tmp: Path) -> list[Corpus]:
     from train_reranker import default_corpora
 
     banned = benchmark_stdlib_modules()
-    out = [docstring_corpus(label, paths, home, tmp, banned=banned)
+    out = [docstring_corpus(label, paths, home, tmp, banned=banned, blind=blind)
            for label, paths in default_corpora() if label not in banned]
-    out += [docstring_corpus(p, paths, home, tmp, name=f"adapter-{p}") for p, paths in third_party()]
+    out += [docstring_corpus(p, paths, home, tmp, name=f"adapter-{p}", blind=blind) for p, paths in third_party()]
     return out
 
 
@@ -201,9 +218,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, nargs="+", default=[5])
     parser.add_argument("--rank", type=int, default=None)
     parser.add_argument("--out", type=Path, help="a folder: each setting's W is saved there (float16 .npy)")
+    parser.add_argument("--blind", action="store_true", help="train on name_blind docstring queries")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        train = training_corpora(args.home, Path(tmp))
+        train = training_corpora(args.home, Path(tmp), args.blind)
         seen = training_texts()  # validation never holds a training docstring
         valid = [docstring_corpus(p, [STDLIB / p], args.home, Path(tmp), exclude=seen) for p in VALIDATE]
     dev = question_corpus(args.home, args.packages)
