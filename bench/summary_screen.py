@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -43,8 +44,30 @@ def name_and_doc(c: Chunk) -> str:
     return f"{words(c.name.rsplit('.', 1)[-1])}: {doc}" if sep else s
 
 
+def first_sentence(summary: str) -> str:
+    """The docstring part of a summary, up to its first full stop ("" when it has none)."""
+    _, sep, doc = summary.partition(": ")
+    return re.split(r"\.\s+(?=[A-Z])", doc, maxsplit=1)[0].rstrip(".") if sep else ""
+
+
+def with_class(only_undocumented: bool):
+    """The shipped summary, and for a method, its class's purpose after it (the first
+    sentence of the class docstring): `Sniffer.sniff` says it returns a dialect; `Sniffer`
+    says it detects a CSV file's delimiter and quote character."""
+    def summary(c: Chunk, classes: dict) -> str:
+        own = summary_text(c)
+        owner = classes.get((c.path, c.name.rsplit(".", 1)[0])) if c.kind == "method" and "." in c.name else None
+        purpose = first_sentence(summary_text(owner)) if owner is not None else ""
+        if not purpose or (only_undocumented and first_sentence(own)):
+            return own
+        return f"{own.rstrip('.')}. In {words(owner.name)}: {purpose}"
+    return summary
+
+
 VARIANTS = {"kind name (params): doc": with_params, "kind name: doc without markup (shipped)": summary_text,
-            "own name: doc without markup": name_and_doc}
+            "own name: doc without markup": name_and_doc,
+            "shipped, + the class's first sentence for methods": with_class(False),
+            "shipped, + the class's first sentence for undocumented methods": with_class(True)}
 
 
 def main() -> None:
@@ -78,10 +101,12 @@ def main() -> None:
     print("|---|---|---|---|---|")
     print(f"| none (named) | 0 | {score(code, 0)[0]:.3f} | {score(code, 0.3)[0]:.3f} | {score(code, 0.3)[1]:.3f} |")
     is_code = np.array([c.kind in CODE_KINDS for c in chunks])
+    classes = {(c.path, c.name): c for c in chunks if c.kind == "class"}
     for label, fn in VARIANTS.items():
         summ = np.zeros_like(code)
         idx = np.flatnonzero(is_code)
-        summ[idx] = encoder.encode([fn(chunks[i]) for i in idx])
+        write = (lambda c: fn(c, classes)) if fn.__name__ == "summary" else fn
+        summ[idx] = encoder.encode([write(chunks[i]) for i in idx])
         for share in (0.3, 0.5, 0.7):
             blend = np.where(is_code[:, None], (1 - share) * code + share * summ, code)
             blend /= np.linalg.norm(blend, axis=1, keepdims=True)
