@@ -12,7 +12,7 @@ chosen afterwards on the dev questions, never the test part.
     python bench/finetune_encoder.py --model .ft/model --pairs .ft/pairs.jsonl.gz --out $OUT \
         --epochs 1 --epochs 3
 
-On a CPU, `--train-layers 2 --code-tokens 128 --max-pairs 9600 --batch 32` trains only the
+On a CPU, `--train-layers 2 --code-tokens 128 --max-pairs 9600 --batch 32 --lr 5e-5` trains only the
 top two of the six layers (the rest run without a graph) on a random subset: about 3 s a
 step on two cores, 17 minutes in all (bench/README.md, "A CPU fine-tune of the top layers").
 
@@ -76,9 +76,10 @@ def train(args, epochs: int, rows: list[dict], device) -> dict[str, torch.Tensor
     model = AutoModel.from_pretrained(args.model, dtype=torch.float32).to(device)
     model.embeddings.word_embeddings.weight.requires_grad_(False)
     frozen = len(model.encoder.layer) - args.train_layers if args.train_layers else 0
-    if frozen:  # the embeddings and the bottom layers stay as shipped
-        for module in [model.embeddings, *model.encoder.layer[:frozen]]:
-            module.requires_grad_(False)
+    if frozen:  # the embeddings, the bottom layers and the (unused) pooler stay as shipped
+        for module in [model.embeddings, *model.encoder.layer[:frozen], model.pooler]:
+            if module is not None:
+                module.requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
     steps = epochs * (len(rows) // args.batch)
@@ -146,13 +147,20 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=20.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train-layers", type=int, default=0,
-                        help="train only the top N transformer layers (0: all but the word-piece table)")
+                        help="train only the top N transformer layers, N below the model's count "
+                             "(0: everything but the word-piece table)")
     parser.add_argument("--code-tokens", type=int, default=256, help="code truncated to this many word pieces")
     parser.add_argument("--max-pairs", type=int, default=0, help="a random subset of this many pairs (0: all)")
     parser.add_argument("--log-every", type=int, default=50)
     args = parser.parse_args()
     if args.assemble:
         return assemble(args.assemble, args.into)
+    if args.model is None or args.pairs is None or args.out is None:
+        parser.error("training needs --model, --pairs and --out")
+    layers = AutoModel.from_pretrained(args.model).config.num_hidden_layers
+    if not 0 <= args.train_layers < layers:
+        parser.error(f"--train-layers must be 0 (every layer) to {layers - 1}: the model has {layers} layers")
+    args.out.mkdir(parents=True, exist_ok=True)
     with gzip.open(args.pairs, "rt", encoding="utf-8") as fh:
         rows = [json.loads(line) for line in fh]
     if args.max_pairs:

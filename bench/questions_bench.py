@@ -123,7 +123,8 @@ def main() -> None:
     out = []
     parts = args.part or ["dev", "test"]
     stems = [sorted(p.stem for p in (HERE / part).glob("*.tsv")) for part in parts]
-    print("| part | method | questions | chunks | MRR@10 | Recall@1 | Recall@10 | MRR vs plain dense | "
+    ratio = "MRR vs plain dense" if methods[0] == METHODS[0] else f"MRR vs {methods[0].label}"
+    print(f"| part | method | questions | chunks | MRR@10 | Recall@1 | Recall@10 | {ratio} | "
           "MRR@10 by code base (" + "; ".join(f"{part}: {', '.join(s)}" for part, s in zip(parts, stems)) + ") |")
     print("|---" * 9 + "|")
     for part in parts:
