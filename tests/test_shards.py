@@ -7,9 +7,12 @@ format `index --engine spark` writes (tests/test_spark.py runs Spark itself)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
+
+from tests.conftest import copy_stdlib
 
 
 @pytest.fixture(scope="module")
@@ -21,13 +24,25 @@ def dataset(stdlib_index, tmp_path_factory):
     from embedsearch.codeindex.spark import SIDECAR
     from embedsearch.codeindex.store import Index
 
-    home, name, corpus = stdlib_index
+    from embedsearch.codeindex.shards import shard_of
+
+    home, name, indexed = stdlib_index
     out = tmp_path_factory.mktemp("ds") / "dataset"
     out.mkdir()
     with Index(home, name) as ix:
         items = ix.items(list(range(ix.count)))
         vectors = np.asarray(ix.vectors, dtype=np.float32)
         manifest = ix.manifest
+    # A shard is chosen by a hash of the file's path, and pytest's temporary folders differ
+    # from run to run: with a few files, one of three shards can come out empty, which
+    # `--shards 3` refuses. So the same files are copied to a folder where all three get some.
+    for _ in range(100):
+        corpus = tmp_path_factory.mktemp("corpus") / "corpus"
+        paths = [str(corpus) + it.path[len(str(indexed)):] for it in items]
+        if len({shard_of(p, 3) for p in paths}) == 3:
+            break
+    copy_stdlib(corpus)
+    items = [replace(it, path=p) for it, p in zip(items, paths)]
     half = len(items) // 2
     for part, rows in (("part-0.parquet", range(half)), ("part-1.parquet", range(half, len(items)))):
         pq.write_table(pa.table({
