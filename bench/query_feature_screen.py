@@ -19,7 +19,7 @@ from functools import lru_cache  # noqa: E402
 
 from embedsearch.chunking import Chunk  # noqa: E402
 from embedsearch.codeindex.indexing import LEXICAL_WEIGHT  # noqa: E402
-from embedsearch.codeindex.representation import (CODE_KINDS, QUESTION_WORDS, STOPWORDS,  # noqa: E402
+from embedsearch.codeindex.representation import (CODE_KINDS, QUESTION_WORDS, lexical_terms,  # noqa: E402
                                                   summary_text, words)
 from embedsearch.codeindex.rerank import FEATURES, POOL, feature_rows, stem  # noqa: E402
 from embedsearch.codeindex.search import POOL as FUSED_POOL  # noqa: E402
@@ -56,9 +56,8 @@ def public_names(path: str) -> frozenset[str]:
 
 
 def content(text: str) -> list[str]:
-    """Lower-case words of `text` that say something: no question framing, no stop words."""
-    return [w for w in dict.fromkeys(words(text).split()) if w not in QUESTION_WORDS and w not in STOPWORDS
-            and len(w) > 1]
+    """Lower-case words of `text` that say something: BM25's terms less the question framing."""
+    return [w for w in lexical_terms(text) if w not in QUESTION_WORDS]
 
 
 class Glove:
@@ -67,16 +66,14 @@ class Glove:
     def __init__(self) -> None:
         from embedsearch.tables import glove
 
-        table = glove.load()
-        self.row = {w: i for i, w in enumerate(table.keys)}
-        self.vectors = table.vectors
+        self.table = glove.load()
 
     def unit(self, ws: list[str]) -> np.ndarray:
-        rows = [self.row[w] for w in ws if w in self.row]
-        if not rows:
-            return np.zeros((0, 50), dtype=np.float32)
-        v = np.asarray(self.vectors[rows], dtype=np.float32)  # (words, 50)
-        return v / (np.linalg.norm(v, axis=1, keepdims=True) + 1e-9)
+        """(known words of `ws`, 50) unit rows."""
+        from embedsearch.ann import normalise
+
+        rows = [self.table.rows[w] for w in ws if w in self.table.rows]
+        return normalise(self.table.vectors[rows]) if rows else np.zeros((0, self.table.dim), dtype=np.float32)
 
 
 def main() -> None:
