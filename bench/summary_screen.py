@@ -50,11 +50,11 @@ def first_sentence(summary: str) -> str:
     return re.split(r"\.\s+(?=[A-Z])", doc, maxsplit=1)[0].rstrip(".") if sep else ""
 
 
-def with_class(only_undocumented: bool):
+def with_class(only_undocumented: bool, classes: dict):
     """The shipped summary, and for a method, its class's purpose after it (the first
     sentence of the class docstring): `Sniffer.sniff` says it returns a dialect; `Sniffer`
     says it detects a CSV file's delimiter and quote character."""
-    def summary(c: Chunk, classes: dict) -> str:
+    def summary(c: Chunk) -> str:
         own = summary_text(c)
         owner = classes.get((c.path, c.name.rsplit(".", 1)[0])) if c.kind == "method" and "." in c.name else None
         purpose = first_sentence(summary_text(owner)) if owner is not None else ""
@@ -65,9 +65,7 @@ def with_class(only_undocumented: bool):
 
 
 VARIANTS = {"kind name (params): doc": with_params, "kind name: doc without markup (shipped)": summary_text,
-            "own name: doc without markup": name_and_doc,
-            "shipped, + the class's first sentence for methods": with_class(False),
-            "shipped, + the class's first sentence for undocumented methods": with_class(True)}
+            "own name: doc without markup": name_and_doc}
 
 
 def main() -> None:
@@ -101,12 +99,13 @@ def main() -> None:
     print("|---|---|---|---|---|")
     print(f"| none (named) | 0 | {score(code, 0)[0]:.3f} | {score(code, 0.3)[0]:.3f} | {score(code, 0.3)[1]:.3f} |")
     is_code = np.array([c.kind in CODE_KINDS for c in chunks])
-    classes = {(c.path, c.name): c for c in chunks if c.kind == "class"}
-    for label, fn in VARIANTS.items():
+    classes = {(c.path, c.name): c for c in chunks if c.kind == "class"}  # (path, name) -> class chunk
+    variants = {**VARIANTS, "shipped, + the class's first sentence for methods": with_class(False, classes),
+                "shipped, + the class's first sentence for undocumented methods": with_class(True, classes)}
+    for label, fn in variants.items():
         summ = np.zeros_like(code)
         idx = np.flatnonzero(is_code)
-        write = (lambda c: fn(c, classes)) if fn.__name__ == "summary" else fn
-        summ[idx] = encoder.encode([write(chunks[i]) for i in idx])
+        summ[idx] = encoder.encode([fn(chunks[i]) for i in idx])
         for share in (0.3, 0.5, 0.7):
             blend = np.where(is_code[:, None], (1 - share) * code + share * summ, code)
             blend /= np.linalg.norm(blend, axis=1, keepdims=True)
